@@ -1,0 +1,138 @@
+#include "core/catalog/item_catalog.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace semrec {
+namespace {
+
+// Longest prefix of `s` of at most `max` bytes that does not split a UTF-8 sequence.
+std::string_view Utf8Prefix(std::string_view s, size_t max) {
+  if (s.size() <= max) return s;
+  size_t n = max;
+  while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
+  return s.substr(0, n);
+}
+
+}  // namespace
+
+std::string Item::DisplayName() const {
+  if (auto it = attributes.find("title"); it != attributes.end() && !it->second.empty()) {
+    return it->second;
+  }
+  std::string_view t = text;
+  // First sentence: up to ". " or a newline.
+  size_t end = std::min(t.find(". "), t.find('\n'));
+  if (end != std::string_view::npos) t = t.substr(0, end);
+  std::string_view cut = Utf8Prefix(t, 80);
+  std::string out(cut);
+  if (cut.size() < t.size()) out += "...";
+  return out;
+}
+
+bool Item::HasCategory(std::string_view category) const {
+  return std::find(categories.begin(), categories.end(), category) != categories.end();
+}
+
+std::shared_ptr<const Item> ItemCatalog::Get(std::string_view id) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = items_.find(id);
+  return it == items_.end() ? nullptr : it->second;
+}
+
+std::shared_ptr<const Item> ItemCatalog::Put(Item item) {
+  auto entry = std::make_shared<const Item>(std::move(item));
+  absl::MutexLock lock(&mu_);
+  auto [it, inserted] = items_.try_emplace(entry->id, entry);
+  if (inserted) return nullptr;
+  std::shared_ptr<const Item> previous = std::move(it->second);
+  it->second = std::move(entry);
+  return previous;
+}
+
+bool ItemCatalog::Remove(std::string_view id) {
+  absl::MutexLock lock(&mu_);
+  auto it = items_.find(id);
+  if (it == items_.end()) return false;
+  items_.erase(it);
+  return true;
+}
+
+size_t ItemCatalog::size() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return items_.size();
+}
+
+std::vector<std::string> ItemCatalog::Ids() const {
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<std::string> ids;
+  ids.reserve(items_.size());
+  for (const auto& [id, item] : items_) ids.push_back(id);
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+PopularityTracker::PopularityTracker(double half_life_seconds)
+    : half_life_us_(std::max(1.0, half_life_seconds) * 1e6) {}
+
+double PopularityTracker::ToNowLocked(double stored) const {
+  return stored * std::exp2((anchor_us_ - latest_us_) / half_life_us_);
+}
+
+void PopularityTracker::RebaseLocked(int64_t new_anchor_us) {
+  const double factor = std::exp2((anchor_us_ - new_anchor_us) / half_life_us_);
+  for (auto& [id, s] : stored_) s *= factor;
+  anchor_us_ = new_anchor_us;
+}
+
+void PopularityTracker::Record(std::string_view id, double weight, int64_t timestamp_us) {
+  if (!(weight > 0)) return;
+  absl::MutexLock lock(&mu_);
+  if (!started_) {
+    anchor_us_ = latest_us_ = timestamp_us;
+    started_ = true;
+  }
+  latest_us_ = std::max(latest_us_, timestamp_us);
+  // Keep exponents small: rebase once events are 64 half-lives past the anchor.
+  if ((latest_us_ - anchor_us_) / half_life_us_ > 64) RebaseLocked(latest_us_);
+  stored_[id] += weight * std::exp2((timestamp_us - anchor_us_) / half_life_us_);
+}
+
+void PopularityTracker::Forget(std::string_view id) {
+  absl::MutexLock lock(&mu_);
+  if (auto it = stored_.find(id); it != stored_.end()) stored_.erase(it);
+}
+
+double PopularityTracker::Score(std::string_view id) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = stored_.find(id);
+  return it == stored_.end() ? 0.0 : ToNowLocked(it->second);
+}
+
+double PopularityTracker::MaxScore() const {
+  absl::ReaderMutexLock lock(&mu_);
+  double best = 0;
+  for (const auto& [id, s] : stored_) best = std::max(best, s);
+  return ToNowLocked(best);
+}
+
+std::vector<std::pair<std::string, double>> PopularityTracker::Top(
+    size_t n, const std::function<bool(std::string_view)>& accept) const {
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<std::pair<double, const std::string*>> all;
+  all.reserve(stored_.size());
+  for (const auto& [id, s] : stored_) all.push_back({s, &id});
+  auto better = [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : *a.second < *b.second;
+  };
+  std::sort(all.begin(), all.end(), better);
+  std::vector<std::pair<std::string, double>> out;
+  for (const auto& [s, id] : all) {
+    if (out.size() >= n) break;
+    if (accept && !accept(*id)) continue;
+    out.emplace_back(*id, ToNowLocked(s));
+  }
+  return out;
+}
+
+}  // namespace semrec

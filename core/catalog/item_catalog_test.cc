@@ -1,0 +1,56 @@
+#include "core/catalog/item_catalog.h"
+
+#include "gtest/gtest.h"
+
+namespace semrec {
+namespace {
+
+constexpr int64_t kDay = 86400LL * 1000000;
+
+TEST(ItemCatalogTest, PutReplacesAndReturnsPrevious) {
+  ItemCatalog catalog;
+  EXPECT_EQ(catalog.Put(Item{"a", "First text", {"books"}, {}}), nullptr);
+  auto prev = catalog.Put(Item{"a", "Second text", {"movies"}, {}});
+  ASSERT_NE(prev, nullptr);
+  EXPECT_EQ(prev->text, "First text");
+  EXPECT_EQ(catalog.Get("a")->text, "Second text");
+  EXPECT_TRUE(catalog.Get("a")->HasCategory("movies"));
+  EXPECT_TRUE(catalog.Remove("a"));
+  EXPECT_FALSE(catalog.Remove("a"));
+  EXPECT_EQ(catalog.Get("a"), nullptr);
+  EXPECT_EQ(catalog.size(), 0u);
+}
+
+TEST(ItemCatalogTest, DisplayNamePrefersTitleThenFirstSentence) {
+  EXPECT_EQ((Item{"a", "Dune Drift. A long tale.", {}, {{"title", "Dune Drift"}}}).DisplayName(),
+            "Dune Drift");
+  EXPECT_EQ((Item{"a", "Starfall Saga. An epic about ships.", {}, {}}).DisplayName(), "Starfall Saga");
+  std::string long_text(200, 'x');
+  EXPECT_EQ((Item{"a", long_text, {}, {}}).DisplayName(), std::string(80, 'x') + "...");
+}
+
+TEST(PopularityTrackerTest, DecaysByEventTimeWithHalfLife) {
+  PopularityTracker pop(/*half_life_seconds=*/86400);
+  pop.Record("old", 4.0, 0);
+  pop.Record("new", 1.0, 2 * kDay);
+  // Two half-lives later "old" is worth 4 / 4 = 1, like "new".
+  EXPECT_NEAR(pop.Score("old"), 1.0, 1e-9);
+  EXPECT_NEAR(pop.Score("new"), 1.0, 1e-9);
+  pop.Record("new", 0.5, 2 * kDay);
+  auto top = pop.Top(10, nullptr);
+  ASSERT_EQ(top.size(), 2u);
+  EXPECT_EQ(top[0].first, "new");
+  EXPECT_NEAR(top[0].second, 1.5, 1e-9);
+  EXPECT_NEAR(pop.MaxScore(), 1.5, 1e-9);
+  // Far in the future: rebasing keeps numbers finite and ordering intact.
+  pop.Record("new", 1.0, 500 * kDay);
+  EXPECT_NEAR(pop.Score("new"), 1.0, 1e-6);
+  EXPECT_GE(pop.Score("old"), 0.0);
+  auto filtered = pop.Top(10, [](std::string_view id) { return id == "old"; });
+  ASSERT_EQ(filtered.size(), 1u);
+  pop.Forget("new");
+  EXPECT_EQ(pop.Score("new"), 0.0);
+}
+
+}  // namespace
+}  // namespace semrec

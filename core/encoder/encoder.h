@@ -1,0 +1,44 @@
+// Encoder: texts -> L2-normalized sentence embeddings, the interface the engine talks to.
+//
+//   ASSIGN_OR_RETURN(auto encoder, TorchEncoder::Create(options));
+//   ASSIGN_OR_RETURN(auto vecs, encoder->Encode({"wireless earbuds"}, TextKind::kQuery));
+//   float cosine = Dot(vecs[0], other);  // vectors are unit length
+//
+// Thread-safe: implementations accept concurrent Encode calls.
+#ifndef SEMREC_CORE_ENCODER_ENCODER_H_
+#define SEMREC_CORE_ENCODER_ENCODER_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "core/tokenizer/tokenizer.h"
+
+namespace semrec {
+
+// Queries and documents may get different prefixes (E5's "query: " / "passage: ").
+enum class TextKind { kQuery, kDocument };
+
+class Encoder {
+ public:
+  virtual ~Encoder() = default;
+
+  // One unit-length embedding of dimension() floats per text, in input order.
+  virtual absl::StatusOr<std::vector<std::vector<float>>> Encode(
+      absl::Span<const std::string> texts, TextKind kind) = 0;
+
+  // The model input ids for `text` (prefix, special tokens and truncation included), exactly as
+  // Encode feeds them to the model.
+  virtual std::vector<int32_t> Tokenize(std::string_view text, TextKind kind) const = 0;
+
+  virtual const Tokenizer& tokenizer() const = 0;
+  virtual int dimension() const = 0;
+  virtual const std::string& name() const = 0;
+};
+
+}  // namespace semrec
+
+#endif  // SEMREC_CORE_ENCODER_ENCODER_H_

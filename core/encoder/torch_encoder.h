@@ -1,0 +1,52 @@
+// TorchEncoder: the Encoder for a TorchScript model folder (manifest.json + model.pt + vocab),
+// run with libtorch on the CPU or a CUDA device. The only class that sees torch headers (pimpl).
+//
+//   TorchEncoder::Options opts{.model_dir = "data/models/demo"};
+//   ASSIGN_OR_RETURN(std::unique_ptr<TorchEncoder> enc, TorchEncoder::Create(opts));
+//   ASSIGN_OR_RETURN(auto vecs, enc->Encode(texts, TextKind::kDocument));
+//
+// Thread-safe: concurrent Encode calls run concurrent forward passes.
+#ifndef SEMREC_CORE_ENCODER_TORCH_ENCODER_H_
+#define SEMREC_CORE_ENCODER_TORCH_ENCODER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "core/encoder/encoder.h"
+#include "core/encoder/manifest.h"
+
+namespace semrec {
+
+class TorchEncoder final : public Encoder {
+ public:
+  struct Options {
+    std::string model_dir;         // folder holding manifest.json; required
+    std::string device = "auto";   // auto | cpu | cuda | cuda:N; start-up only
+    int intra_op_threads = 0;      // libtorch threads; 0 = number of cores. Process-wide, set once.
+    int max_batch_size = 64;       // texts per forward pass; larger inputs are split
+  };
+
+  static absl::StatusOr<std::unique_ptr<TorchEncoder>> Create(const Options& options);
+  ~TorchEncoder() override;
+
+  absl::StatusOr<std::vector<std::vector<float>>> Encode(absl::Span<const std::string> texts,
+                                                         TextKind kind) override;
+  std::vector<int32_t> Tokenize(std::string_view text, TextKind kind) const override;
+  const Tokenizer& tokenizer() const override;
+  int dimension() const override;
+  const std::string& name() const override;
+
+  const EncoderManifest& manifest() const;
+  // "cpu" or "cuda:N": where the model runs.
+  std::string device() const;
+
+ private:
+  struct Impl;
+  explicit TorchEncoder(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace semrec
+
+#endif  // SEMREC_CORE_ENCODER_TORCH_ENCODER_H_

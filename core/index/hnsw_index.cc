@@ -1,0 +1,168 @@
+#include "core/index/hnsw_index.h"
+
+#include <hnswlib/hnswlib.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+
+namespace semrec {
+
+struct HnswIndex::Impl {
+  Options options;
+  std::unique_ptr<hnswlib::InnerProductSpace> space;
+
+  mutable absl::Mutex mu;
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> graph ABSL_GUARDED_BY(mu);
+  // Labels are never reused: a removed item's slot stays marked deleted in the graph, and
+  // re-adding the id takes a fresh label.
+  absl::flat_hash_map<std::string, hnswlib::labeltype> label_of ABSL_GUARDED_BY(mu);
+  std::vector<std::string> id_of ABSL_GUARDED_BY(mu);  // by label; "" for removed
+  size_t removed ABSL_GUARDED_BY(mu) = 0;
+
+  absl::Status CheckDim(absl::Span<const float> v, const char* what) const {
+    if (static_cast<int>(v.size()) != options.dimension) {
+      return absl::InvalidArgumentError(absl::StrCat(what, " has dimension ", v.size(),
+                                                     ", the index has ", options.dimension));
+    }
+    return absl::OkStatus();
+  }
+};
+
+HnswIndex::HnswIndex(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HnswIndex::~HnswIndex() = default;
+
+absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Create(const Options& options) {
+  if (options.dimension <= 0) return absl::InvalidArgumentError("index dimension must be positive");
+  if (options.m < 2 || options.m > 128) return absl::InvalidArgumentError("index M must be 2..128");
+  if (options.ef_construction < 1 || options.ef_search < 1) {
+    return absl::InvalidArgumentError("index ef_construction and ef_search must be positive");
+  }
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->space = std::make_unique<hnswlib::InnerProductSpace>(options.dimension);
+  try {
+    absl::MutexLock lock(&impl->mu);
+    impl->graph = std::make_unique<hnswlib::HierarchicalNSW<float>>(
+        impl->space.get(), std::max<size_t>(options.initial_capacity, 16), options.m,
+        options.ef_construction, options.random_seed);
+    // ef is read inside searchKnn; it is set once here, before the index is published.
+    impl->graph->setEf(options.ef_search);
+  } catch (const std::exception& e) {
+    return absl::ResourceExhaustedError(absl::StrCat("cannot allocate the HNSW index: ", e.what()));
+  }
+  return std::unique_ptr<HnswIndex>(new HnswIndex(std::move(impl)));
+}
+
+int HnswIndex::dimension() const { return impl_->options.dimension; }
+
+size_t HnswIndex::size() const {
+  absl::ReaderMutexLock lock(&impl_->mu);
+  return impl_->label_of.size();
+}
+
+size_t HnswIndex::removed_slots() const {
+  absl::ReaderMutexLock lock(&impl_->mu);
+  return impl_->removed;
+}
+
+absl::Status HnswIndex::Upsert(std::string_view id, absl::Span<const float> vector) {
+  if (id.empty()) return absl::InvalidArgumentError("item id is empty");
+  if (auto s = impl_->CheckDim(vector, "item vector"); !s.ok()) return s;
+  absl::MutexLock lock(&impl_->mu);
+  auto& graph = *impl_->graph;
+  try {
+    auto it = impl_->label_of.find(id);
+    if (it != impl_->label_of.end()) {
+      graph.addPoint(vector.data(), it->second);  // existing label: hnswlib updates in place
+      return absl::OkStatus();
+    }
+    if (graph.cur_element_count >= graph.max_elements_) {
+      graph.resizeIndex(std::max<size_t>(graph.max_elements_ * 2, 16));
+    }
+    const hnswlib::labeltype label = impl_->id_of.size();
+    graph.addPoint(vector.data(), label);
+    impl_->id_of.emplace_back(id);
+    impl_->label_of.emplace(std::string(id), label);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("HNSW insert of '", id, "' failed: ", e.what()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status HnswIndex::Remove(std::string_view id) {
+  absl::MutexLock lock(&impl_->mu);
+  auto it = impl_->label_of.find(id);
+  if (it == impl_->label_of.end()) {
+    return absl::NotFoundError(absl::StrCat("item '", id, "' is not in the index"));
+  }
+  try {
+    impl_->graph->markDelete(it->second);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("HNSW delete of '", id, "' failed: ", e.what()));
+  }
+  impl_->id_of[it->second].clear();
+  impl_->label_of.erase(it);
+  ++impl_->removed;
+  return absl::OkStatus();
+}
+
+bool HnswIndex::Contains(std::string_view id) const {
+  absl::ReaderMutexLock lock(&impl_->mu);
+  return impl_->label_of.contains(id);
+}
+
+absl::StatusOr<std::vector<float>> HnswIndex::GetVector(std::string_view id) const {
+  absl::ReaderMutexLock lock(&impl_->mu);
+  auto it = impl_->label_of.find(id);
+  if (it == impl_->label_of.end()) {
+    return absl::NotFoundError(absl::StrCat("item '", id, "' is not in the index"));
+  }
+  try {
+    return impl_->graph->getDataByLabel<float>(it->second);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("HNSW read of '", id, "' failed: ", e.what()));
+  }
+}
+
+absl::StatusOr<std::vector<IndexHit>> HnswIndex::Search(absl::Span<const float> query, int k,
+                                                        const Accept& accept) const {
+  if (k <= 0) return absl::InvalidArgumentError("k must be positive");
+  if (auto s = impl_->CheckDim(query, "query vector"); !s.ok()) return s;
+  absl::ReaderMutexLock lock(&impl_->mu);
+  const size_t live = impl_->label_of.size();
+  std::vector<IndexHit> hits;
+  if (live == 0) return hits;
+  const size_t want = std::min<size_t>(k, live);
+  // hnswlib 0.6 has no search-time filter: over-fetch and widen until enough results pass.
+  size_t fetch = accept ? std::min<size_t>(live, want * 2 + 16) : want;
+  try {
+    while (true) {
+      auto result = impl_->graph->searchKnn(query.data(), fetch);
+      const size_t found = result.size();
+      std::vector<std::pair<float, hnswlib::labeltype>> sorted;
+      sorted.reserve(found);
+      while (!result.empty()) {
+        sorted.push_back(result.top());
+        result.pop();
+      }
+      hits.clear();
+      // The queue pops the largest distance first; walk from the closest.
+      for (auto it = sorted.rbegin(); it != sorted.rend() && hits.size() < want; ++it) {
+        const std::string& id = impl_->id_of[it->second];
+        if (id.empty() || (accept && !accept(id))) continue;
+        hits.push_back(IndexHit{id, 1.0f - it->first});
+      }
+      if (hits.size() >= want || fetch >= live) break;
+      fetch = std::min(live, fetch * 4);
+    }
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("HNSW search failed: ", e.what()));
+  }
+  return hits;
+}
+
+}  // namespace semrec

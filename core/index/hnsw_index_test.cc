@@ -1,0 +1,155 @@
+#include "core/index/hnsw_index.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace semrec {
+namespace {
+
+std::vector<float> RandomUnit(std::mt19937& rng, int dim) {
+  std::normal_distribution<float> n;
+  std::vector<float> v(dim);
+  float norm = 0;
+  for (auto& x : v) {
+    x = n(rng);
+    norm += x * x;
+  }
+  for (auto& x : v) x /= std::sqrt(norm);
+  return v;
+}
+
+float Dot(const std::vector<float>& a, const std::vector<float>& b) {
+  float s = 0;
+  for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
+  return s;
+}
+
+std::unique_ptr<HnswIndex> MakeIndex(int dim, size_t capacity = 16) {
+  HnswIndex::Options o;
+  o.dimension = dim;
+  o.initial_capacity = capacity;
+  auto index = HnswIndex::Create(o);
+  EXPECT_TRUE(index.ok()) << index.status();
+  return std::move(index).value();
+}
+
+TEST(HnswIndexTest, FindsExactNeighboursAndGrowsPastInitialCapacity) {
+  constexpr int kDim = 32, kN = 2000;
+  std::mt19937 rng(7);
+  auto index = MakeIndex(kDim, 16);  // must grow ~7 times
+  std::vector<std::vector<float>> vecs;
+  for (int i = 0; i < kN; ++i) {
+    vecs.push_back(RandomUnit(rng, kDim));
+    ASSERT_TRUE(index->Upsert(absl::StrCat("item-", i), vecs.back()).ok());
+  }
+  EXPECT_EQ(index->size(), static_cast<size_t>(kN));
+  int agree = 0, total = 0;
+  for (int q = 0; q < 50; ++q) {
+    auto query = RandomUnit(rng, kDim);
+    std::vector<std::pair<float, int>> exact;
+    for (int i = 0; i < kN; ++i) exact.push_back({Dot(query, vecs[i]), i});
+    std::partial_sort(exact.begin(), exact.begin() + 10, exact.end(), std::greater<>());
+    auto hits = index->Search(query, 10);
+    ASSERT_TRUE(hits.ok());
+    ASSERT_EQ(hits->size(), 10u);
+    for (int j = 0; j < 10; ++j) {
+      for (const auto& h : *hits) {
+        if (h.id == absl::StrCat("item-", exact[j].second)) ++agree;
+      }
+      ++total;
+    }
+    EXPECT_NEAR((*hits)[0].score, Dot(query, *index->GetVector((*hits)[0].id)), 1e-5);
+    for (size_t j = 1; j < hits->size(); ++j) EXPECT_GE((*hits)[j - 1].score, (*hits)[j].score);
+  }
+  EXPECT_GE(static_cast<double>(agree) / total, 0.95);  // recall@10
+}
+
+TEST(HnswIndexTest, UpsertReplacesRemoveHidesAndReAddWorks) {
+  auto index = MakeIndex(3);
+  ASSERT_TRUE(index->Upsert("a", {1, 0, 0}).ok());
+  ASSERT_TRUE(index->Upsert("b", {0, 1, 0}).ok());
+  auto hits = index->Search({1, 0, 0}, 1);
+  ASSERT_TRUE(hits.ok());
+  EXPECT_EQ((*hits)[0].id, "a");
+  // Moving "a" away makes "b" the nearest to the old position's neighbour.
+  ASSERT_TRUE(index->Upsert("a", {0, 0, 1}).ok());
+  EXPECT_EQ(index->size(), 2u);
+  EXPECT_THAT(*index->GetVector("a"), ::testing::ElementsAre(0, 0, 1));
+  hits = index->Search({0, 0.9f, 0.1f}, 2);
+  EXPECT_EQ((*hits)[0].id, "b");
+
+  ASSERT_TRUE(index->Remove("b").ok());
+  EXPECT_FALSE(index->Contains("b"));
+  EXPECT_EQ(index->Remove("b").code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(index->GetVector("b").status().code(), absl::StatusCode::kNotFound);
+  hits = index->Search({0, 1, 0}, 5);
+  ASSERT_EQ(hits->size(), 1u);
+  EXPECT_EQ((*hits)[0].id, "a");
+
+  ASSERT_TRUE(index->Upsert("b", {0, 1, 0}).ok());
+  hits = index->Search({0, 1, 0}, 1);
+  EXPECT_EQ((*hits)[0].id, "b");
+  EXPECT_EQ(index->removed_slots(), 1u);
+}
+
+TEST(HnswIndexTest, FilterReturnsKAcceptedEvenWhenRare) {
+  constexpr int kDim = 16;
+  std::mt19937 rng(3);
+  auto index = MakeIndex(kDim);
+  for (int i = 0; i < 1000; ++i) ASSERT_TRUE(index->Upsert(absl::StrCat(i), RandomUnit(rng, kDim)).ok());
+  // Only ids ending in "7" and below 300 pass: 30 items out of 1000.
+  auto accept = [](std::string_view id) { return id.back() == '7' && std::stoi(std::string(id)) < 300; };
+  auto hits = index->Search(RandomUnit(rng, kDim), 10, accept);
+  ASSERT_TRUE(hits.ok());
+  ASSERT_EQ(hits->size(), 10u);
+  for (const auto& h : *hits) EXPECT_TRUE(accept(h.id)) << h.id;
+  hits = index->Search(RandomUnit(rng, kDim), 100, accept);
+  EXPECT_EQ(hits->size(), 30u);
+}
+
+TEST(HnswIndexTest, BadInputIsRejected) {
+  auto index = MakeIndex(4);
+  EXPECT_EQ(index->Upsert("x", {1, 2}).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(index->Upsert("", {1, 0, 0, 0}).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(index->Search({1, 0}, 3).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(index->Search({1, 0, 0, 0}, 0).status().code(), absl::StatusCode::kInvalidArgument);
+  auto empty = index->Search({1, 0, 0, 0}, 3);
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+  HnswIndex::Options bad;
+  EXPECT_EQ(HnswIndex::Create(bad).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Searches while another thread inserts (with growth) and removes: must neither crash nor return
+// removed items (hnswlib alone is not safe here, issue #562).
+TEST(HnswIndexTest, ConcurrentSearchesAndWrites) {
+  constexpr int kDim = 16;
+  auto index = MakeIndex(kDim, 16);
+  std::thread writer([&] {
+    std::mt19937 rng(11);
+    for (int i = 0; i < 3000; ++i) {
+      ASSERT_TRUE(index->Upsert(absl::StrCat("w", i), RandomUnit(rng, kDim)).ok());
+      if (i % 3 == 0) ASSERT_TRUE(index->Remove(absl::StrCat("w", i)).ok());
+    }
+  });
+  std::thread reader([&] {
+    std::mt19937 rng(12);
+    for (int i = 0; i < 2000; ++i) {
+      auto hits = index->Search(RandomUnit(rng, kDim), 10);
+      ASSERT_TRUE(hits.ok());
+      for (const auto& h : *hits) EXPECT_FALSE(h.id.empty());
+    }
+  });
+  writer.join();
+  reader.join();
+  EXPECT_EQ(index->size(), 2000u);
+}
+
+}  // namespace
+}  // namespace semrec

@@ -1,0 +1,56 @@
+// ItemIndex: approximate nearest-neighbour search over item vectors by inner product, with string
+// ids, upsert, removal and filtered top-k. Vectors are expected unit length (score = cosine).
+//
+//   ASSIGN_OR_RETURN(auto index, HnswIndex::Create({.dimension = 384}));
+//   RETURN_IF_ERROR(index->Upsert("movie-1", vec));
+//   ASSIGN_OR_RETURN(auto hits, index->Search(query, 10, [](std::string_view id) { return true; }));
+//
+// Thread-safe: searches run concurrently; writes are serialized against searches.
+#ifndef SEMREC_CORE_INDEX_ITEM_INDEX_H_
+#define SEMREC_CORE_INDEX_ITEM_INDEX_H_
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+
+namespace semrec {
+
+struct IndexHit {
+  std::string id;
+  float score = 0;  // inner product with the query
+};
+
+class ItemIndex {
+ public:
+  // Returns true for ids a search may return. Called under the index's read lock: it must not
+  // call back into the index.
+  using Accept = std::function<bool(std::string_view id)>;
+
+  virtual ~ItemIndex() = default;
+
+  virtual int dimension() const = 0;
+  // Number of live items.
+  virtual size_t size() const = 0;
+
+  // Inserts `id` or replaces its vector. INVALID_ARGUMENT for a wrong dimension or empty id.
+  virtual absl::Status Upsert(std::string_view id, absl::Span<const float> vector) = 0;
+  // NOT_FOUND when `id` is not in the index.
+  virtual absl::Status Remove(std::string_view id) = 0;
+  virtual bool Contains(std::string_view id) const = 0;
+  // A copy of the stored vector; NOT_FOUND when absent.
+  virtual absl::StatusOr<std::vector<float>> GetVector(std::string_view id) const = 0;
+
+  // Up to `k` accepted items, best first. Fewer only when fewer live items pass `accept`.
+  virtual absl::StatusOr<std::vector<IndexHit>> Search(absl::Span<const float> query, int k,
+                                                       const Accept& accept = nullptr) const = 0;
+};
+
+}  // namespace semrec
+
+#endif  // SEMREC_CORE_INDEX_ITEM_INDEX_H_

@@ -1,0 +1,48 @@
+// UserStore: where user profiles live (in memory now; Redis for several replicas later). Stores
+// apply already-resolved events (vectors looked up or embedded beforehand, so no lock is ever held
+// across encoding or search) atomically per user.
+//
+//   ASSIGN_OR_RETURN(auto applied, store.ApplyEvents("u1", resolved_events));
+//   ASSIGN_OR_RETURN(std::shared_ptr<const UserProfile> p, store.Get("u1"));  // nullptr: unknown
+//   store.Delete("u1");
+//
+// Thread-safe: implementations serialize writes per user.
+#ifndef SEMREC_CORE_USER_USER_STORE_H_
+#define SEMREC_CORE_USER_USER_STORE_H_
+
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "core/user/user_model.h"
+
+namespace semrec {
+
+struct ResolvedEvent {
+  Event event;
+  std::vector<float> vector;  // the item's or search text's embedding; may be empty
+};
+
+class UserStore {
+ public:
+  virtual ~UserStore() = default;
+
+  // An immutable snapshot of the profile, or nullptr for an unknown user.
+  virtual absl::StatusOr<std::shared_ptr<const UserProfile>> Get(std::string_view user_id) const = 0;
+
+  // Applies `events` in order, atomically for this user. Returns, per event, true when applied and
+  // false when skipped as a duplicate (its event_id was already applied).
+  virtual absl::StatusOr<std::vector<bool>> ApplyEvents(std::string_view user_id,
+                                                        absl::Span<const ResolvedEvent> events) = 0;
+
+  // Forgets the user; returns false when the user was unknown.
+  virtual absl::StatusOr<bool> Delete(std::string_view user_id) = 0;
+
+  virtual size_t size() const = 0;
+};
+
+}  // namespace semrec
+
+#endif  // SEMREC_CORE_USER_USER_STORE_H_
