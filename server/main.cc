@@ -1,0 +1,87 @@
+// semrec-server: flags -> ServerOptions, logging, signals. Everything else is ServerApp.
+#include <csignal>
+#include <cstdio>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/time/time.h"
+#include "server/server_app.h"
+#include "spdlog/spdlog.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
+          "gRPC listen address host:port (0.0.0.0:50051 in containers; port 0 picks one)");
+ABSL_FLAG(std::string, model_dir, "data/models/demo",
+          "Encoder folder with manifest.json (tools/make_test_encoder.py, tools/export_hf_encoder.py)");
+ABSL_FLAG(std::string, device, "auto", "Encoder device: auto, cpu, cuda or cuda:N");
+ABSL_FLAG(int, torch_threads, 0, "libtorch intra-op threads (0 = number of cores)");
+ABSL_FLAG(int, encoder_batch_size, 64, "Texts per encoder forward pass");
+ABSL_FLAG(std::string, catalog_file, "",
+          "JSON Lines catalog imported at start-up when the catalog is empty (e.g. examples/catalog.jsonl)");
+ABSL_FLAG(int, hnsw_m, 16, "HNSW graph degree M");
+ABSL_FLAG(int, hnsw_ef_construction, 200, "HNSW ef at construction");
+ABSL_FLAG(int, hnsw_ef_search, 64, "HNSW ef at search (at least k is used)");
+ABSL_FLAG(absl::Duration, user_half_life, absl::Hours(24 * 30),
+          "Half-life of a user's interest by event time");
+ABSL_FLAG(absl::Duration, popularity_half_life, absl::Hours(24 * 7),
+          "Half-life of item popularity by event time");
+ABSL_FLAG(double, rating_scale, 5.0, "RATING events carry values in [0, rating_scale]");
+ABSL_FLAG(int, max_k, 1000, "Largest k a request may ask for");
+ABSL_FLAG(int, max_threads, 0, "Max gRPC server threads (0 = gRPC default)");
+ABSL_FLAG(int, max_message_bytes, 16 << 20, "Max gRPC message size in bytes");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
+          "On SIGTERM/SIGINT: time in-flight calls get to finish");
+ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage("semrec-server: online recommendations over gRPC.\n"
+                               "  semrec-server --model_dir=DIR [--catalog_file=items.jsonl]");
+  absl::ParseCommandLine(argc, argv);
+  spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
+
+  // Signals are taken synchronously by sigwait below; block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  semrec::ServerOptions options;
+  options.listen_address = absl::GetFlag(FLAGS_listen);
+  options.encoder.model_dir = absl::GetFlag(FLAGS_model_dir);
+  options.encoder.device = absl::GetFlag(FLAGS_device);
+  options.encoder.intra_op_threads = absl::GetFlag(FLAGS_torch_threads);
+  options.encoder.max_batch_size = absl::GetFlag(FLAGS_encoder_batch_size);
+  options.catalog_file = absl::GetFlag(FLAGS_catalog_file);
+  options.index.m = absl::GetFlag(FLAGS_hnsw_m);
+  options.index.ef_construction = absl::GetFlag(FLAGS_hnsw_ef_construction);
+  options.index.ef_search = absl::GetFlag(FLAGS_hnsw_ef_search);
+  options.engine.user.half_life_seconds = absl::ToDoubleSeconds(absl::GetFlag(FLAGS_user_half_life));
+  options.engine.popularity_half_life_seconds =
+      absl::ToDoubleSeconds(absl::GetFlag(FLAGS_popularity_half_life));
+  options.engine.user.rating_scale = static_cast<float>(absl::GetFlag(FLAGS_rating_scale));
+  options.engine.max_k = absl::GetFlag(FLAGS_max_k);
+  options.max_threads = absl::GetFlag(FLAGS_max_threads);
+  options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+
+  auto app = semrec::ServerApp::Create(options);
+  if (!app.ok()) {
+    spdlog::critical("cannot start: {}", app.status().ToString());
+    return 1;
+  }
+  if (auto s = (*app)->LoadCatalog(); !s.ok()) {
+    spdlog::critical("cannot load the catalog: {}", s.ToString());
+    (*app)->Shutdown(absl::ZeroDuration());
+    return 1;
+  }
+  std::printf("semrec-server listening on %s\n", (*app)->address().c_str());
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  spdlog::info("signal {} received: draining for up to {}", sig,
+               absl::FormatDuration(absl::GetFlag(FLAGS_shutdown_grace)));
+  (*app)->Shutdown(absl::GetFlag(FLAGS_shutdown_grace));
+  return 0;
+}

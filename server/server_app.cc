@@ -1,0 +1,137 @@
+#include "server/server_app.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/strings/str_cat.h"
+#include "core/catalog/catalog_io.h"
+#include "core/common/status_macros.h"
+#include "core/user/in_memory_user_store.h"
+#include "server/services.h"
+#include "spdlog/spdlog.h"
+
+namespace semrec {
+namespace {
+
+std::shared_ptr<spdlog::logger> Logger() {
+  static std::shared_ptr<spdlog::logger> logger = [] {
+    auto l = spdlog::get("server");
+    return l ? l : spdlog::default_logger()->clone("server");
+  }();
+  return logger;
+}
+
+constexpr const char* kServiceNames[] = {"semrec.v1.Recommender", "semrec.v1.Catalog"};
+
+}  // namespace
+
+absl::Status ServerOptions::Validate() const {
+  if (listen_address.empty() || listen_address.find(':') == std::string::npos) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("listen address \"", listen_address, "\" must be host:port"));
+  }
+  if (import_batch_size < 1) return absl::InvalidArgumentError("import batch size must be >= 1");
+  if (max_message_bytes < 1024) {
+    return absl::InvalidArgumentError("max message size must be at least 1024 bytes");
+  }
+  if (max_threads < 0) return absl::InvalidArgumentError("max threads must be >= 0");
+  return engine.Validate();
+}
+
+ServerApp::~ServerApp() {
+  if (server_) Shutdown(absl::ZeroDuration());
+}
+
+absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerOptions& options) {
+  RETURN_IF_ERROR(options.Validate());
+  std::unique_ptr<ServerApp> app(new ServerApp());
+  app->options_ = options;
+
+  ASSIGN_OR_RETURN(std::unique_ptr<TorchEncoder> encoder, TorchEncoder::Create(options.encoder));
+  HnswIndex::Options index_options = options.index;
+  index_options.dimension = encoder->dimension();
+  ASSIGN_OR_RETURN(std::unique_ptr<HnswIndex> index, HnswIndex::Create(index_options));
+  auto users = std::make_unique<InMemoryUserStore>(options.engine.user);
+  ASSIGN_OR_RETURN(app->engine_, Engine::Create(options.engine, std::move(encoder),
+                                                std::move(index), std::move(users)));
+
+  app->recommender_ = std::make_unique<RecommenderService>(*app->engine_);
+  app->catalog_ = std::make_unique<CatalogService>(*app->engine_);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(), &app->port_);
+  builder.RegisterService(app->recommender_.get());
+  builder.RegisterService(app->catalog_.get());
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_message_bytes);
+  if (options.max_threads > 0) {
+    grpc::ResourceQuota quota("semrec");
+    quota.SetMaxThreads(options.max_threads);
+    builder.SetResourceQuota(quota);
+  }
+  app->server_ = builder.BuildAndStart();
+  if (!app->server_ || app->port_ == 0) {
+    app->server_.reset();
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen_address, " (address in use or invalid)"));
+  }
+  app->SetServing(false);
+  Logger()->info("listening on {} (health NOT_SERVING until the catalog is loaded)",
+                 app->address());
+  return app;
+}
+
+std::string ServerApp::address() const {
+  const std::string& a = options_.listen_address;
+  return absl::StrCat(a.substr(0, a.rfind(':')), ":", port_);
+}
+
+void ServerApp::SetServing(bool serving) {
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  if (!health) return;
+  health->SetServingStatus(serving);  // overall ("") and every registered name
+  for (const char* name : kServiceNames) health->SetServingStatus(name, serving);
+}
+
+absl::Status ServerApp::LoadCatalog() {
+  if (!options_.catalog_file.empty() && engine_->Stats().items == 0) {
+    ASSIGN_OR_RETURN(std::vector<Item> items, ReadItemsJsonl(options_.catalog_file));
+    const auto start = absl::Now();
+    size_t done = 0;
+    while (done < items.size()) {
+      const size_t n = std::min<size_t>(options_.import_batch_size, items.size() - done);
+      std::vector<Item> batch(std::make_move_iterator(items.begin() + done),
+                              std::make_move_iterator(items.begin() + done + n));
+      auto result = engine_->UpsertItems(std::move(batch));
+      if (!result.ok()) {
+        return absl::Status(result.status().code(),
+                            absl::StrCat("importing ", options_.catalog_file, " (items ", done,
+                                         "..", done + n, "): ", result.status().message()));
+      }
+      done += n;
+    }
+    Logger()->info("imported {} items from {} in {:.2f}s", items.size(), options_.catalog_file,
+                   absl::ToDoubleSeconds(absl::Now() - start));
+  }
+  SetServing(true);
+  Logger()->info("SERVING with {} items", engine_->Stats().items);
+  return absl::OkStatus();
+}
+
+void ServerApp::Shutdown(absl::Duration grace) {
+  if (!server_) return;
+  SetServing(false);
+  server_->Shutdown(std::chrono::system_clock::now() +
+                    std::chrono::milliseconds(absl::ToInt64Milliseconds(grace)));
+  server_->Wait();
+  server_.reset();
+  Logger()->info("server stopped");
+}
+
+void ServerApp::Wait() {
+  if (server_) server_->Wait();
+}
+
+}  // namespace semrec

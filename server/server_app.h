@@ -1,0 +1,71 @@
+// ServerApp: the assembled semrec server: encoder, index, user store and engine, the gRPC services
+// plus grpc.health.v1 and reflection, listening on one address. Used by main.cc and by the
+// integration tests (port 0).
+//
+//   ASSIGN_OR_RETURN(auto app, ServerApp::Create(options));   // listening, NOT_SERVING
+//   RETURN_IF_ERROR(app->LoadCatalog());                      // imports, then SERVING
+//   app->Shutdown(absl::Seconds(10));
+//
+// Thread-safe: Shutdown may be called from any thread, once.
+#ifndef SEMREC_SERVER_SERVER_APP_H_
+#define SEMREC_SERVER_SERVER_APP_H_
+
+#include <grpcpp/server.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "core/encoder/torch_encoder.h"
+#include "core/engine/engine.h"
+#include "core/index/hnsw_index.h"
+
+namespace semrec {
+
+class RecommenderService;
+class CatalogService;
+
+struct ServerOptions {
+  std::string listen_address = "127.0.0.1:50051";  // host:port; port 0 picks a free one
+  TorchEncoder::Options encoder;
+  HnswIndex::Options index;  // dimension comes from the encoder
+  EngineOptions engine;
+  std::string catalog_file;  // JSONL imported by LoadCatalog(); empty = none
+  int import_batch_size = 256;
+  int max_message_bytes = 16 << 20;
+  int max_threads = 0;  // gRPC sync server threads; 0 = gRPC's default
+
+  absl::Status Validate() const;
+};
+
+class ServerApp {
+ public:
+  static absl::StatusOr<std::unique_ptr<ServerApp>> Create(const ServerOptions& options);
+  ~ServerApp();
+
+  // Imports options.catalog_file when set and the catalog is empty, then reports SERVING.
+  absl::Status LoadCatalog();
+  // NOT_SERVING, stop accepting, let in-flight calls finish within `grace`, then cancel the rest.
+  void Shutdown(absl::Duration grace);
+  void Wait();
+
+  int port() const { return port_; }
+  std::string address() const;
+  Engine& engine() { return *engine_; }
+
+ private:
+  ServerApp() = default;
+  void SetServing(bool serving);
+
+  ServerOptions options_;
+  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<RecommenderService> recommender_;
+  std::unique_ptr<CatalogService> catalog_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+}  // namespace semrec
+
+#endif  // SEMREC_SERVER_SERVER_APP_H_

@@ -1,0 +1,56 @@
+// The gRPC services semrec.v1.Recommender and semrec.v1.Catalog: each method converts the proto
+// request to core types, calls the Engine and converts the answer back. Nothing else lives here.
+//
+//   RecommenderService recommender(engine);
+//   builder.RegisterService(&recommender);
+//
+// Thread-safe: stateless beyond the (thread-safe) Engine.
+#ifndef SEMREC_SERVER_SERVICES_H_
+#define SEMREC_SERVER_SERVICES_H_
+
+#include "core/engine/engine.h"
+#include "semrec/v1/semrec.grpc.pb.h"
+
+namespace semrec {
+
+class RecommenderService final : public v1::Recommender::Service {
+ public:
+  explicit RecommenderService(Engine& engine) : engine_(engine) {}
+
+  grpc::Status Recommend(grpc::ServerContext* ctx, const v1::RecommendRequest* req,
+                         v1::RecommendResponse* resp) override;
+  grpc::Status Feedback(grpc::ServerContext* ctx, const v1::FeedbackRequest* req,
+                        v1::FeedbackResponse* resp) override;
+  grpc::Status SimilarItems(grpc::ServerContext* ctx, const v1::SimilarItemsRequest* req,
+                            v1::RecommendResponse* resp) override;
+  grpc::Status Embed(grpc::ServerContext* ctx, const v1::EmbedRequest* req,
+                     v1::EmbedResponse* resp) override;
+  grpc::Status GetUser(grpc::ServerContext* ctx, const v1::GetUserRequest* req,
+                       v1::GetUserResponse* resp) override;
+  grpc::Status DeleteUser(grpc::ServerContext* ctx, const v1::DeleteUserRequest* req,
+                          v1::DeleteUserResponse* resp) override;
+
+ private:
+  Engine& engine_;
+};
+
+class CatalogService final : public v1::Catalog::Service {
+ public:
+  explicit CatalogService(Engine& engine) : engine_(engine) {}
+
+  grpc::Status UpsertItems(grpc::ServerContext* ctx, const v1::UpsertItemsRequest* req,
+                           v1::UpsertItemsResponse* resp) override;
+  grpc::Status DeleteItems(grpc::ServerContext* ctx, const v1::DeleteItemsRequest* req,
+                           v1::DeleteItemsResponse* resp) override;
+  grpc::Status GetItem(grpc::ServerContext* ctx, const v1::GetItemRequest* req,
+                       v1::GetItemResponse* resp) override;
+  grpc::Status Stats(grpc::ServerContext* ctx, const v1::StatsRequest* req,
+                     v1::StatsResponse* resp) override;
+
+ private:
+  Engine& engine_;
+};
+
+}  // namespace semrec
+
+#endif  // SEMREC_SERVER_SERVICES_H_
