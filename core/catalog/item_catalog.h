@@ -18,7 +18,7 @@
 #include <string_view>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
+#include "core/common/string_map.h"
 #include "absl/synchronization/mutex.h"
 
 namespace semrec {
@@ -49,7 +49,7 @@ class ItemCatalog {
 
  private:
   mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, std::shared_ptr<const Item>> items_ ABSL_GUARDED_BY(mu_);
+  StringMap<std::shared_ptr<const Item>> items_ ABSL_GUARDED_BY(mu_);
 };
 
 class PopularityTracker {
@@ -78,7 +78,7 @@ class PopularityTracker {
   int64_t anchor_us_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t latest_us_ ABSL_GUARDED_BY(mu_) = 0;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
-  absl::flat_hash_map<std::string, double> stored_ ABSL_GUARDED_BY(mu_);
+  StringMap<double> stored_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace semrec

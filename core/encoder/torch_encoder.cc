@@ -1,6 +1,7 @@
 #include "core/encoder/torch_encoder.h"
 
 #include <torch/cuda.h>
+#include <ATen/Parallel.h>
 #include <torch/script.h>
 
 #include <algorithm>
@@ -83,7 +84,9 @@ struct TorchEncoder::Impl {
   std::vector<int32_t> Tokenize(std::string_view text, TextKind kind) const {
     const std::string& prefix = Prefix(kind);
     if (prefix.empty()) return tokenizer->Encode(text);
-    return tokenizer->Encode(absl::StrCat(prefix, text));
+    std::string prefixed = prefix;
+    prefixed.append(text);
+    return tokenizer->Encode(prefixed);
   }
 
   // Runs one padded batch; `order` lists the rows of `ids` to run, results go to out[row].

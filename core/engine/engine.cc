@@ -4,7 +4,7 @@
 #include <cmath>
 #include <numeric>
 
-#include "absl/container/flat_hash_set.h"
+#include "core/common/string_map.h"
 #include "absl/strings/str_cat.h"
 #include "core/common/status_macros.h"
 
@@ -33,10 +33,10 @@ void AddScaled(std::vector<float>& acc, absl::Span<const float> v, float w) {
 }
 
 std::string Quote(std::string_view s, size_t max = 60) {
-  if (s.size() <= max) return absl::StrCat("'", s, "'");
+  if (s.size() <= max) return absl::StrCat("'", std::string(s), "'");
   size_t n = max;
   while (n > 0 && (static_cast<unsigned char>(s[n]) & 0xC0) == 0x80) --n;
-  return absl::StrCat("'", s.substr(0, n), "...'");
+  return absl::StrCat("'", std::string(s.substr(0, n)), "...'");
 }
 
 const char* Verb(EventType type) {
@@ -141,7 +141,7 @@ absl::Status Engine::ValidateFilter(const ItemFilter& f) const {
 
 std::vector<Recommendation> Engine::PopularItems(int k, const ItemIndex::Accept& accept) const {
   std::vector<Recommendation> out;
-  absl::flat_hash_set<std::string> taken;
+  StringSet taken;
   for (auto& [id, score] : popularity_.Top(k, accept)) {
     if (auto item = catalog_.Get(id)) {
       taken.insert(id);
@@ -211,7 +211,7 @@ absl::StatusOr<std::vector<Recommendation>> Engine::Recommend(const RecommendReq
     if (Normalize(mean)) parts.push_back({Reason::kContext, options_.context_weight, mean});
   }
 
-  absl::flat_hash_set<std::string_view> excluded;
+  StringViewSet excluded;
   for (const auto& id : req.filter.exclude_item_ids) excluded.insert(id);
   for (const auto& id : req.context_item_ids) excluded.insert(id);
   const bool exclude_seen = profile && !req.filter.include_seen;
@@ -483,7 +483,7 @@ absl::StatusOr<std::vector<Recommendation>> Engine::SimilarItems(
   if (!vec.ok()) {
     return absl::NotFoundError(absl::StrCat("item '", req.item_id, "' is not in the catalog"));
   }
-  absl::flat_hash_set<std::string_view> excluded(req.filter.exclude_item_ids.begin(),
+  StringViewSet excluded(req.filter.exclude_item_ids.begin(),
                                                  req.filter.exclude_item_ids.end());
   excluded.insert(req.item_id);
   auto accept = [&](std::string_view id) {
@@ -585,7 +585,7 @@ absl::StatusOr<UpsertResult> Engine::UpsertItems(std::vector<Item> items) {
     return absl::InvalidArgumentError(absl::StrCat(items.size(), " items in one request; the limit is ",
                                                    options_.max_items_per_upsert));
   }
-  absl::flat_hash_set<std::string_view> ids;
+  StringViewSet ids;
   for (size_t i = 0; i < items.size(); ++i) {
     const Item& it = items[i];
     const std::string where = absl::StrCat("items[", i, "]");

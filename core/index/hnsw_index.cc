@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <stdexcept>
 
-#include "absl/container/flat_hash_map.h"
+#include "core/common/string_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 
@@ -19,7 +19,7 @@ struct HnswIndex::Impl {
   std::unique_ptr<hnswlib::HierarchicalNSW<float>> graph ABSL_GUARDED_BY(mu);
   // Labels are never reused: a removed item's slot stays marked deleted in the graph, and
   // re-adding the id takes a fresh label.
-  absl::flat_hash_map<std::string, hnswlib::labeltype> label_of ABSL_GUARDED_BY(mu);
+  StringMap<hnswlib::labeltype> label_of ABSL_GUARDED_BY(mu);
   std::vector<std::string> id_of ABSL_GUARDED_BY(mu);  // by label; "" for removed
   size_t removed ABSL_GUARDED_BY(mu) = 0;
 
@@ -88,7 +88,7 @@ absl::Status HnswIndex::Upsert(std::string_view id, absl::Span<const float> vect
     impl_->id_of.emplace_back(id);
     impl_->label_of.emplace(std::string(id), label);
   } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("HNSW insert of '", id, "' failed: ", e.what()));
+    return absl::InternalError(absl::StrCat("HNSW insert of '", std::string(id), "' failed: ", e.what()));
   }
   return absl::OkStatus();
 }
@@ -97,12 +97,12 @@ absl::Status HnswIndex::Remove(std::string_view id) {
   absl::MutexLock lock(&impl_->mu);
   auto it = impl_->label_of.find(id);
   if (it == impl_->label_of.end()) {
-    return absl::NotFoundError(absl::StrCat("item '", id, "' is not in the index"));
+    return absl::NotFoundError(absl::StrCat("item '", std::string(id), "' is not in the index"));
   }
   try {
     impl_->graph->markDelete(it->second);
   } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("HNSW delete of '", id, "' failed: ", e.what()));
+    return absl::InternalError(absl::StrCat("HNSW delete of '", std::string(id), "' failed: ", e.what()));
   }
   impl_->id_of[it->second].clear();
   impl_->label_of.erase(it);
@@ -119,12 +119,12 @@ absl::StatusOr<std::vector<float>> HnswIndex::GetVector(std::string_view id) con
   absl::ReaderMutexLock lock(&impl_->mu);
   auto it = impl_->label_of.find(id);
   if (it == impl_->label_of.end()) {
-    return absl::NotFoundError(absl::StrCat("item '", id, "' is not in the index"));
+    return absl::NotFoundError(absl::StrCat("item '", std::string(id), "' is not in the index"));
   }
   try {
     return impl_->graph->getDataByLabel<float>(it->second);
   } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("HNSW read of '", id, "' failed: ", e.what()));
+    return absl::InternalError(absl::StrCat("HNSW read of '", std::string(id), "' failed: ", e.what()));
   }
 }
 

@@ -1,13 +1,13 @@
 #include "core/user/in_memory_user_store.h"
 
-#include "absl/hash/hash.h"
+
 
 namespace semrec {
 
 InMemoryUserStore::InMemoryUserStore(UserModelOptions options) : options_(std::move(options)) {}
 
 InMemoryUserStore::Shard& InMemoryUserStore::ShardFor(std::string_view user_id) const {
-  return shards_[absl::HashOf(user_id) % kShards];
+  return shards_[StringViewHash{}(user_id) % kShards];
 }
 
 absl::StatusOr<std::shared_ptr<const UserProfile>> InMemoryUserStore::Get(

@@ -13,7 +13,7 @@
 #include <atomic>
 #include <string>
 
-#include "absl/container/flat_hash_map.h"
+#include "core/common/string_map.h"
 #include "absl/synchronization/mutex.h"
 #include "core/user/user_store.h"
 
@@ -33,7 +33,7 @@ class InMemoryUserStore final : public UserStore {
   static constexpr size_t kShards = 64;
   struct Shard {
     mutable absl::Mutex mu;
-    absl::flat_hash_map<std::string, std::shared_ptr<const UserProfile>> users ABSL_GUARDED_BY(mu);
+    StringMap<std::shared_ptr<const UserProfile>> users ABSL_GUARDED_BY(mu);
   };
   Shard& ShardFor(std::string_view user_id) const;
 

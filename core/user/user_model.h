@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
+#include "core/common/string_map.h"
 #include "absl/status/status.h"
 #include "absl/types/span.h"
 
@@ -77,9 +77,9 @@ struct UserProfile {
   int64_t last_event_us = 0;     // time interest and positive_mass are decayed to
   int64_t event_count = 0;
   std::deque<RecentEvent> recent;          // newest first, at most max_recent
-  absl::flat_hash_set<std::string> seen;   // items the user interacted with
+  StringSet seen;   // items the user interacted with
   std::deque<std::string> event_ids;       // idempotency keys, oldest first
-  absl::flat_hash_set<std::string> event_id_set;
+  StringSet event_id_set;
 
   // The unit interest direction, or empty when there is no positive signal to follow.
   std::vector<float> InterestDirection() const;

@@ -1,0 +1,294 @@
+#include "core/engine/engine.h"
+
+#include <algorithm>
+
+#include "core/encoder/testing/fake_encoder.h"
+#include "core/index/hnsw_index.h"
+#include "core/user/in_memory_user_store.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace semrec {
+namespace {
+
+using ::testing::Contains;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr int kDim = 256;
+constexpr int64_t kDayUs = 86400LL * 1000000;
+
+std::vector<Item> HandMadeCatalog() {
+  return {
+      {"scifi-1", "space opera starship fleet galaxy war", {"books", "scifi"}, {{"title", "Starfleet Dawn"}}},
+      {"scifi-2", "space opera galaxy empire starship rebels", {"books", "scifi"}, {}},
+      {"scifi-3", "starship crew lost in deep space galaxy", {"movies", "scifi"}, {}},
+      {"scifi-4", "robot uprising on a space station", {"movies", "scifi"}, {}},
+      {"cook-1", "italian pasta tomato basil sauce recipe", {"recipes", "italian"}, {}},
+      {"cook-2", "italian pizza tomato mozzarella recipe", {"recipes", "italian"}, {}},
+      {"cook-3", "french onion soup recipe with cheese", {"recipes", "french"}, {}},
+      {"hike-1", "waterproof hiking boots for mountain trails", {"gear", "hiking"}, {}},
+      {"hike-2", "lightweight hiking backpack for mountain trails", {"gear", "hiking"}, {}},
+      {"hike-3", "mountain tent for hiking and camping", {"gear", "hiking"}, {}},
+  };
+}
+
+class EngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    HnswIndex::Options io;
+    io.dimension = kDim;
+    auto index = HnswIndex::Create(io);
+    ASSERT_TRUE(index.ok());
+    auto encoder = std::make_unique<FakeEncoder>(kDim);
+    encoder_ = encoder.get();
+    EngineOptions options;
+    options.user.half_life_seconds = 86400;
+    auto engine = Engine::Create(options, std::move(encoder), std::move(index).value(),
+                                 std::make_unique<InMemoryUserStore>(options.user));
+    ASSERT_TRUE(engine.ok()) << engine.status();
+    engine_ = std::move(engine).value();
+    auto up = engine_->UpsertItems(HandMadeCatalog());
+    ASSERT_TRUE(up.ok()) << up.status();
+    ASSERT_EQ(up->created, 10);
+  }
+
+  static Event Ev(std::string item, EventType type, int64_t ts = kDayUs, std::string id = "") {
+    Event e;
+    e.item_id = std::move(item);
+    e.type = type;
+    e.timestamp_us = ts;
+    e.event_id = std::move(id);
+    return e;
+  }
+
+  std::vector<std::string> Ids(const RecommendRequest& req) {
+    auto recs = engine_->Recommend(req);
+    EXPECT_TRUE(recs.ok()) << recs.status();
+    std::vector<std::string> ids;
+    if (recs.ok()) {
+      for (const auto& r : *recs) ids.push_back(r.item_id);
+    }
+    return ids;
+  }
+
+  FakeEncoder* encoder_ = nullptr;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(EngineTest, FeedbackChangesTheNextRecommendation) {
+  RecommendRequest req;
+  req.user_id = "u1";
+  req.k = 2;
+  auto results = engine_->Feedback("u1", {Ev("scifi-1", EventType::kLike), Ev("scifi-2", EventType::kLike)});
+  ASSERT_TRUE(results.ok()) << results.status();
+  auto ids = Ids(req);
+  ASSERT_EQ(ids.size(), 2u);
+  for (const auto& id : ids) EXPECT_EQ(id.rfind("scifi-", 0), 0u) << id;
+  EXPECT_THAT(ids, Not(Contains("scifi-1")));  // seen items are excluded by default
+  req.filter.include_seen = true;
+  req.k = 1;
+  EXPECT_THAT(Ids(req), Contains(::testing::StartsWith("scifi-")));
+
+  // The user now likes hiking much more recently: recommendations follow (decay by event time).
+  ASSERT_TRUE(engine_->Feedback("u1", {Ev("hike-1", EventType::kPurchase, 10 * kDayUs),
+                                       Ev("hike-2", EventType::kLike, 10 * kDayUs)})
+                  .ok());
+  req.filter.include_seen = false;
+  EXPECT_THAT(Ids(req), ::testing::ElementsAre("hike-3"));
+}
+
+TEST_F(EngineTest, DislikePushesSimilarItemsDown) {
+  ASSERT_TRUE(engine_->Feedback("u2", {Ev("scifi-3", EventType::kLike)}).ok());
+  RecommendRequest req;
+  req.user_id = "u2";
+  req.k = 9;
+  auto before = engine_->Recommend(req);
+  ASSERT_TRUE(before.ok());
+  auto score_of = [](const std::vector<Recommendation>& recs, const std::string& id) {
+    for (const auto& r : recs) {
+      if (r.item_id == id) return r.score;
+    }
+    return -2.0f;
+  };
+  ASSERT_TRUE(engine_->Feedback("u2", {Ev("scifi-1", EventType::kDislike)}).ok());
+  auto after = engine_->Recommend(req);
+  ASSERT_TRUE(after.ok());
+  EXPECT_LT(score_of(*after, "scifi-2"), score_of(*before, "scifi-2"));
+  EXPECT_THAT(Ids(req), Not(Contains("scifi-1")));
+}
+
+TEST_F(EngineTest, ColdItemIsFoundByItsTextAndNoSignalMeansPopular) {
+  ASSERT_TRUE(engine_->UpsertItems({{"new-1", "handmade ceramic teapot glaze", {"home"}, {}}}).ok());
+  RecommendRequest req;
+  req.query = "ceramic teapot";
+  req.k = 1;
+  EXPECT_THAT(Ids(req), ::testing::ElementsAre("new-1"));
+
+  ASSERT_TRUE(engine_->Feedback("a", {Ev("cook-3", EventType::kView), Ev("hike-3", EventType::kView)}).ok());
+  ASSERT_TRUE(engine_->Feedback("b", {Ev("cook-3", EventType::kClick)}).ok());
+  RecommendRequest popular;
+  popular.k = 3;
+  popular.explain = true;
+  auto recs = engine_->Recommend(popular);
+  ASSERT_TRUE(recs.ok());
+  ASSERT_EQ(recs->size(), 3u);
+  EXPECT_EQ((*recs)[0].item_id, "cook-3");
+  EXPECT_EQ((*recs)[1].item_id, "hike-3");
+  EXPECT_EQ((*recs)[0].reason, Reason::kPopular);
+  EXPECT_EQ((*recs)[0].explanation, "popular now");
+  // An unknown user is a cold user: popular items too.
+  popular.user_id = "nobody";
+  EXPECT_EQ(Ids(popular)[0], "cook-3");
+}
+
+TEST_F(EngineTest, FiltersApply) {
+  RecommendRequest req;
+  req.query = "space galaxy starship";
+  req.k = 10;
+  req.filter.include_categories = {"movies"};
+  auto ids = Ids(req);
+  EXPECT_THAT(ids, ::testing::UnorderedElementsAre("scifi-3", "scifi-4"));
+  req.filter = ItemFilter{};
+  req.filter.exclude_categories = {"scifi"};
+  req.filter.exclude_item_ids = {"cook-1"};
+  ids = Ids(req);
+  EXPECT_EQ(ids.size(), 5u);
+  EXPECT_THAT(ids, Not(Contains("cook-1")));
+  for (const auto& id : ids) EXPECT_EQ(id.find("scifi"), std::string::npos);
+}
+
+TEST_F(EngineTest, DiversityReducesNearDuplicates) {
+  std::vector<Item> shoes;
+  for (int i = 0; i < 5; ++i) {
+    shoes.push_back({"dup-" + std::to_string(i), "red running shoes size " + std::to_string(40 + i), {"shoes"}, {}});
+  }
+  shoes.push_back({"trail", "trail running shoes for mud", {"shoes"}, {}});
+  shoes.push_back({"sandal", "running sandals summer", {"shoes"}, {}});
+  ASSERT_TRUE(engine_->UpsertItems(shoes).ok());
+  RecommendRequest req;
+  req.query = "red running shoes";
+  req.k = 3;
+  req.filter.include_categories = {"shoes"};
+  auto count_dups = [](const std::vector<std::string>& ids) {
+    return std::count_if(ids.begin(), ids.end(), [](const std::string& id) { return id.rfind("dup-", 0) == 0; });
+  };
+  EXPECT_EQ(count_dups(Ids(req)), 3);
+  req.diversity = 0.8f;
+  EXPECT_LE(count_dups(Ids(req)), 1);
+}
+
+TEST_F(EngineTest, ExplanationsNameTheRightSource) {
+  ASSERT_TRUE(engine_->Feedback("u3", {Ev("scifi-1", EventType::kLike), Ev("cook-1", EventType::kLike)}).ok());
+  RecommendRequest req;
+  req.user_id = "u3";
+  req.k = 8;
+  req.explain = true;
+  auto recs = engine_->Recommend(req);
+  ASSERT_TRUE(recs.ok());
+  for (const auto& r : *recs) {
+    if (r.item_id == "scifi-2") {
+      EXPECT_EQ(r.reason, Reason::kUserInterest);
+      EXPECT_EQ(r.source_item_id, "scifi-1");
+      EXPECT_EQ(r.explanation, "because you liked 'Starfleet Dawn'");
+    }
+    if (r.item_id == "cook-2") EXPECT_EQ(r.source_item_id, "cook-1");
+  }
+  RecommendRequest q;
+  q.query = "mountain tent camping hiking";
+  q.context_item_ids = {"cook-1"};
+  q.k = 1;
+  q.explain = true;
+  recs = engine_->Recommend(q);
+  ASSERT_TRUE(recs.ok());
+  EXPECT_EQ((*recs)[0].item_id, "hike-3");
+  EXPECT_EQ((*recs)[0].explanation, "matches your search 'mountain tent camping hiking'");
+}
+
+TEST_F(EngineTest, FeedbackReportsUnknownItemsAndDuplicatesPerEvent) {
+  auto r = engine_->Feedback("u4", {Ev("cook-1", EventType::kClick, kDayUs, "e1"),
+                                    Ev("missing", EventType::kClick), Ev("cook-2", EventType::kLike)});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ((*r)[0].outcome, EventOutcome::kApplied);
+  EXPECT_EQ((*r)[1].outcome, EventOutcome::kItemNotFound);
+  EXPECT_THAT((*r)[1].message, HasSubstr("missing"));
+  EXPECT_EQ((*r)[2].outcome, EventOutcome::kApplied);
+  auto again = engine_->Feedback("u4", {Ev("cook-1", EventType::kClick, kDayUs, "e1")});
+  EXPECT_EQ((*again)[0].outcome, EventOutcome::kDuplicate);
+  EXPECT_EQ(engine_->Stats().events_applied, 2);
+  auto user = engine_->GetUser("u4", 3);
+  ASSERT_TRUE(user.ok());
+  EXPECT_EQ(user->profile->event_count, 2);
+  EXPECT_EQ(user->nearest_items.size(), 3u);
+
+  Event search;
+  search.type = EventType::kSearch;
+  search.text = "hiking boots";
+  search.timestamp_us = 2 * kDayUs;
+  const int calls = encoder_->calls();
+  ASSERT_TRUE(engine_->Feedback("u5", {search}).ok());
+  EXPECT_EQ(encoder_->calls(), calls + 1);
+  RecommendRequest req;
+  req.user_id = "u5";
+  req.k = 1;
+  EXPECT_THAT(Ids(req), ::testing::ElementsAre("hike-1"));
+}
+
+TEST_F(EngineTest, BadInputIsInvalidArgumentWithAClearMessage) {
+  RecommendRequest req;
+  req.k = 0;
+  EXPECT_EQ(engine_->Recommend(req).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(engine_->Recommend(req).status().message(), HasSubstr("k must be between 1 and 1000"));
+  req.k = 1001;
+  EXPECT_EQ(engine_->Recommend(req).status().code(), absl::StatusCode::kInvalidArgument);
+  req.k = 5;
+  req.diversity = 1.5f;
+  EXPECT_THAT(engine_->Recommend(req).status().message(), HasSubstr("diversity"));
+
+  EXPECT_THAT(engine_->Feedback("", {Ev("cook-1", EventType::kLike)}).status().message(),
+              HasSubstr("user_id is empty"));
+  EXPECT_EQ(engine_->Feedback("u", {}).status().code(), absl::StatusCode::kInvalidArgument);
+  auto s = engine_->Feedback("u", {Ev("cook-1", EventType::kLike), Ev("", EventType::kClick)}).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), HasSubstr("events[1] (CLICK): item_id is empty"));
+  EXPECT_EQ(engine_->GetUser("u", 5).status().code(), absl::StatusCode::kNotFound);  // nothing applied
+  Event rating = Ev("cook-1", EventType::kRating);
+  rating.value = 7;
+  EXPECT_THAT(engine_->Feedback("u", {rating}).status().message(), HasSubstr("rating between 0 and 5"));
+
+  EXPECT_EQ(engine_->SimilarItems({"nope", 5, {}, false}).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(engine_->UpsertItems({{"x", "", {}, {}}}).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(engine_->UpsertItems({{"x", "a", {}, {}}, {"x", "b", {}, {}}}).status().message(),
+              HasSubstr("appears twice"));
+  EXPECT_EQ(engine_->GetItem("nope").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(EngineTest, UpsertReEmbedsOnlyChangedTextAndDeleteForgets) {
+  const int calls = encoder_->calls();
+  auto r = engine_->UpsertItems({{"cook-1", "italian pasta tomato basil sauce recipe", {"recipes"}, {}},
+                                 {"cook-2", "completely different text now", {"recipes"}, {}}});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->unchanged, 1);
+  EXPECT_EQ(r->updated, 1);
+  EXPECT_EQ(encoder_->calls(), calls + 1);
+  EXPECT_THAT(engine_->GetItem("cook-1")->item->categories, ::testing::ElementsAre("recipes"));
+
+  auto sim = engine_->SimilarItems({"hike-1", 2, {}, true});
+  ASSERT_TRUE(sim.ok());
+  EXPECT_THAT((*sim)[0].item_id, ::testing::StartsWith("hike-"));
+  EXPECT_NE((*sim)[0].item_id, "hike-1");
+
+  auto d = engine_->DeleteItems({"hike-2", "nope"});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->deleted, 1);
+  EXPECT_THAT(d->not_found, ::testing::ElementsAre("nope"));
+  RecommendRequest req;
+  req.query = "hiking backpack";
+  req.k = 10;
+  EXPECT_THAT(Ids(req), Not(Contains("hike-2")));
+  EXPECT_EQ(engine_->Stats().items, 9u);
+  EXPECT_TRUE(*engine_->DeleteUser("nobody") == false);
+}
+
+}  // namespace
+}  // namespace semrec
