@@ -10,6 +10,8 @@ PACKAGES=(
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   # core libraries
   libtorch-dev libhnswlib-dev libabsl-dev libspdlog-dev libfmt-dev
+  # an optimized BLAS for libtorch (without it Debian falls back to reference BLAS, ~14x slower)
+  libopenblas0-openmp
   libutf8proc-dev nlohmann-json3-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -37,6 +37,9 @@ void ConfigureTorchThreadsOnce(int intra_op_threads) {
     try {
       at::set_num_threads(n);
       at::set_num_interop_threads(1);
+      // The profiling executor re-specializes the graph for every new input shape, and dynamic
+      // batching produces many shapes: run the plain (non-profiling) graph instead.
+      torch::jit::setGraphExecutorOptimize(false);
     } catch (const std::exception& e) {
       Logger()->warn("could not set libtorch thread counts: {}", e.what());
     }

@@ -5,16 +5,14 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/common/testing/test_paths.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace semrec {
 namespace {
 
-std::string TestEncoderDir() {
-  const char* dir = std::getenv("SEMREC_TESTDATA_DIR");
-  return std::string(dir ? dir : "testdata") + "/encoder";
-}
+std::string TestEncoderDir() { return TestDataDir() + "/encoder"; }
 
 float Dot(const std::vector<float>& a, const std::vector<float>& b) {
   float s = 0;
@@ -24,18 +22,27 @@ float Dot(const std::vector<float>& a, const std::vector<float>& b) {
 
 class TorchEncoderTest : public ::testing::Test {
  protected:
+  // A failed ASSERT in SetUpTestSuite would make GoogleTest report the tests as skipped; keep
+  // the status and fail each test in SetUp instead.
   static void SetUpTestSuite() {
     TorchEncoder::Options options;
     options.model_dir = TestEncoderDir();
     options.max_batch_size = 4;
     auto enc = TorchEncoder::Create(options);
-    ASSERT_TRUE(enc.ok()) << enc.status();
-    encoder_ = enc->release();
+    if (enc.ok()) {
+      encoder_ = enc->release();
+    } else {
+      *setup_status_ = enc.status();
+    }
   }
   static void TearDownTestSuite() { delete encoder_; }
+  void SetUp() override { ASSERT_NE(encoder_, nullptr) << *setup_status_; }
+
   static TorchEncoder* encoder_;
+  static absl::Status* setup_status_;
 };
 TorchEncoder* TorchEncoderTest::encoder_ = nullptr;
+absl::Status* TorchEncoderTest::setup_status_ = new absl::Status();
 
 TEST_F(TorchEncoderTest, ReturnsUnitVectorsOfManifestDimension) {
   auto vecs = encoder_->Encode({"a space opera about a lost fleet", "fresh basil pesto"},

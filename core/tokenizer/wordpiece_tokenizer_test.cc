@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/common/testing/test_paths.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -22,16 +23,8 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using namespace std::string_literals;
 
-// $SEMREC_SHARED_DIR (set by CTest), else ../shared beside $SEMREC_SOURCE_DIR.
-fs::path SharedDir() {
-  if (const char* dir = std::getenv("SEMREC_SHARED_DIR"); dir != nullptr && *dir != '\0') {
-    return dir;
-  }
-  if (const char* src = std::getenv("SEMREC_SOURCE_DIR"); src != nullptr && *src != '\0') {
-    return fs::path(src) / ".." / "shared";
-  }
-  return {};
-}
+// $SEMREC_SHARED_DIR, else the ../shared beside the source tree that CMake compiled in.
+fs::path SharedDir() { return fs::path(TestSharedDir()); }
 
 fs::path BertBaseUncasedDir() { return SharedDir() / "tokenizers" / "bert-base-uncased"; }
 
