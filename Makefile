@@ -9,7 +9,7 @@ LISTEN     ?= 127.0.0.1:50051
 PYTHON     ?= /usr/bin/python3
 DEMO_MODEL := $(DATA_DIR)/models/demo
 
-.PHONY: all deps configure build test run demo-model format clean
+.PHONY: all deps configure build test run demo-model bench format clean
 
 all: build
 
@@ -34,6 +34,11 @@ run: configure demo-model
 	@mkdir -p $(DATA_DIR)
 	$(BUILD_DIR)/server/semrec-server --listen=$(LISTEN) --model_dir=$(DEMO_MODEL) \
 	    --catalog_file=examples/catalog.jsonl
+
+# Index search vs raw hnswlib (SEMREC_BENCH_N items, default 20000).
+bench: configure
+	cmake --build $(BUILD_DIR) -j $(JOBS) --target benchmarks
+	$(BUILD_DIR)/benchmarks/index_benchmark
 
 format:
 	@git ls-files '*.h' '*.cc' | xargs clang-format -i

@@ -37,6 +37,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("semrec-server: online recommendations over gRPC.\n"
                                "  semrec-server --model_dir=DIR [--catalog_file=items.jsonl]");
   absl::ParseCommandLine(argc, argv);
+  spdlog::set_default_logger(spdlog::default_logger()->clone("main"));
   spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
   spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
 

@@ -64,6 +64,11 @@ size_t HnswIndex::size() const {
   return impl_->label_of.size();
 }
 
+void HnswIndex::SetSearchEf(int ef) {
+  absl::MutexLock lock(&impl_->mu);
+  impl_->graph->setEf(std::max(1, ef));
+}
+
 size_t HnswIndex::removed_slots() const {
   absl::ReaderMutexLock lock(&impl_->mu);
   return impl_->removed;

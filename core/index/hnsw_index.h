@@ -23,7 +23,7 @@ class HnswIndex final : public ItemIndex {
     int dimension = 0;             // required
     int m = 16;                    // graph degree (hnswlib M); start-up only
     int ef_construction = 200;     // start-up only
-    int ef_search = 64;            // candidate list size per search (at least k); start-up only
+    int ef_search = 64;            // candidate list size per search (at least k); SetSearchEf
     size_t initial_capacity = 1024;  // grows by doubling
     size_t random_seed = 100;
   };
@@ -39,6 +39,10 @@ class HnswIndex final : public ItemIndex {
   absl::StatusOr<std::vector<float>> GetVector(std::string_view id) const override;
   absl::StatusOr<std::vector<IndexHit>> Search(absl::Span<const float> query, int k,
                                                const Accept& accept = nullptr) const override;
+
+  // Changes the search candidate list size (at least k is always used). Takes the write lock, so
+  // no search sees a half-changed value (hnswlib reads ef_ inside searchKnn).
+  void SetSearchEf(int ef);
 
   // Slots held by removed items (hnswlib marks them deleted; they still take memory).
   size_t removed_slots() const;
