@@ -44,7 +44,10 @@ std::shared_ptr<const Item> ItemCatalog::Put(Item item) {
   auto entry = std::make_shared<const Item>(std::move(item));
   absl::MutexLock lock(&mu_);
   auto [it, inserted] = items_.try_emplace(entry->id, entry);
-  if (inserted) return nullptr;
+  if (inserted) {
+    sorted_ids_.reset();
+    return nullptr;
+  }
   std::shared_ptr<const Item> previous = std::move(it->second);
   it->second = std::move(entry);
   return previous;
@@ -55,6 +58,7 @@ bool ItemCatalog::Remove(std::string_view id) {
   auto it = items_.find(id);
   if (it == items_.end()) return false;
   items_.erase(it);
+  sorted_ids_.reset();
   return true;
 }
 
@@ -63,13 +67,16 @@ size_t ItemCatalog::size() const {
   return items_.size();
 }
 
-std::vector<std::string> ItemCatalog::Ids() const {
-  absl::ReaderMutexLock lock(&mu_);
-  std::vector<std::string> ids;
-  ids.reserve(items_.size());
-  for (const auto& [id, item] : items_) ids.push_back(id);
-  std::sort(ids.begin(), ids.end());
-  return ids;
+std::shared_ptr<const std::vector<std::string>> ItemCatalog::SortedIds() const {
+  absl::MutexLock lock(&mu_);
+  if (!sorted_ids_) {
+    auto ids = std::make_shared<std::vector<std::string>>();
+    ids->reserve(items_.size());
+    for (const auto& [id, item] : items_) ids->push_back(id);
+    std::sort(ids->begin(), ids->end());
+    sorted_ids_ = std::move(ids);
+  }
+  return sorted_ids_;
 }
 
 PopularityTracker::PopularityTracker(double half_life_seconds)

@@ -44,12 +44,13 @@ class ItemCatalog {
   // Returns false when absent.
   bool Remove(std::string_view id);
   size_t size() const;
-  // All ids, sorted (a stable order for cold-start listings).
-  std::vector<std::string> Ids() const;
+  // All ids, sorted (a stable order for cold-start listings). Rebuilt only after a change.
+  std::shared_ptr<const std::vector<std::string>> SortedIds() const;
 
  private:
   mutable absl::Mutex mu_;
   StringMap<std::shared_ptr<const Item>> items_ ABSL_GUARDED_BY(mu_);
+  mutable std::shared_ptr<const std::vector<std::string>> sorted_ids_ ABSL_GUARDED_BY(mu_);
 };
 
 class PopularityTracker {

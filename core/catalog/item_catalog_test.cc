@@ -15,6 +15,12 @@ TEST(ItemCatalogTest, PutReplacesAndReturnsPrevious) {
   EXPECT_EQ(prev->text, "First text");
   EXPECT_EQ(catalog.Get("a")->text, "Second text");
   EXPECT_TRUE(catalog.Get("a")->HasCategory("movies"));
+  catalog.Put(Item{"c", "Third", {}, {}});
+  catalog.Put(Item{"b", "Fourth", {}, {}});
+  EXPECT_EQ(*catalog.SortedIds(), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_TRUE(catalog.Remove("b"));
+  EXPECT_EQ(*catalog.SortedIds(), (std::vector<std::string>{"a", "c"}));
+  EXPECT_TRUE(catalog.Remove("c"));
   EXPECT_TRUE(catalog.Remove("a"));
   EXPECT_FALSE(catalog.Remove("a"));
   EXPECT_EQ(catalog.Get("a"), nullptr);

@@ -150,7 +150,7 @@ std::vector<Recommendation> Engine::PopularItems(int k, const ItemIndex::Accept&
   }
   // Cold start with too little history: fill with catalog items in a stable order.
   if (static_cast<int>(out.size()) < k) {
-    for (const std::string& id : catalog_.Ids()) {
+    for (const std::string& id : *catalog_.SortedIds()) {
       if (static_cast<int>(out.size()) >= k) break;
       if (taken.contains(id) || !accept(id)) continue;
       if (auto item = catalog_.Get(id)) {
