@@ -29,9 +29,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Port 0: the server picks a free port and prints it once it is SERVING.
+# Port 0: the server picks a free port and prints it once it is SERVING. SERVER_FLAGS adds flags.
 "$server" --model_dir="$BUILD_DIR/testdata/encoder" --catalog_file=examples/catalog.jsonl \
-  --listen=127.0.0.1:0 --log_level=warn >"$work/server.out" 2>"$work/server.err" &
+  --listen=127.0.0.1:0 --log_level=warn ${SERVER_FLAGS:-} >"$work/server.out" 2>"$work/server.err" &
 server_pid=$!
 address=
 for _ in $(seq 300); do

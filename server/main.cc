@@ -14,7 +14,8 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
 ABSL_FLAG(std::string, model_dir, "data/models/demo",
           "Encoder folder with manifest.json (tools/make_test_encoder.py, tools/export_hf_encoder.py)");
 ABSL_FLAG(std::string, device, "auto", "Encoder device: auto, cpu, cuda or cuda:N");
-ABSL_FLAG(int, torch_threads, 0, "libtorch intra-op threads (0 = number of cores)");
+ABSL_FLAG(int, torch_threads, 1,
+          "libtorch intra-op threads per forward pass (0 = number of cores); 1 suits serving");
 ABSL_FLAG(int, encoder_batch_size, 64, "Texts per encoder forward pass");
 ABSL_FLAG(std::string, catalog_file, "",
           "JSON Lines catalog imported at start-up when the catalog is empty (e.g. examples/catalog.jsonl)");
