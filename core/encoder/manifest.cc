@@ -24,6 +24,12 @@ std::string Resolve(const fs::path& dir, const std::string& file) {
 
 }  // namespace
 
+absl::StatusOr<std::unique_ptr<Tokenizer>> EncoderManifest::CreateTokenizer() const {
+  auto tokenizer = WordPieceTokenizer::Create(wordpiece);
+  if (!tokenizer.ok()) return tokenizer.status();
+  return std::unique_ptr<Tokenizer>(std::move(tokenizer).value());
+}
+
 absl::StatusOr<EncoderManifest> EncoderManifest::Load(const std::string& dir) {
   const fs::path folder(dir);
   const std::string path = (folder / "manifest.json").string();

@@ -9,9 +9,11 @@
 #ifndef SEMREC_CORE_ENCODER_MANIFEST_H_
 #define SEMREC_CORE_ENCODER_MANIFEST_H_
 
+#include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "core/tokenizer/tokenizer.h"
 #include "core/tokenizer/wordpiece_tokenizer.h"
 
 namespace semrec {
@@ -33,6 +35,9 @@ struct EncoderManifest {
 
   // Reads `<dir>/manifest.json`. NOT_FOUND when absent, INVALID_ARGUMENT naming the bad field.
   static absl::StatusOr<EncoderManifest> Load(const std::string& dir);
+
+  // The tokenizer the manifest describes, truncating to max_length.
+  absl::StatusOr<std::unique_ptr<Tokenizer>> CreateTokenizer() const;
 };
 
 }  // namespace semrec

@@ -14,7 +14,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "core/common/status_macros.h"
-#include "core/tokenizer/wordpiece_tokenizer.h"
 #include "spdlog/spdlog.h"
 
 namespace semrec {
@@ -75,7 +74,7 @@ absl::StatusOr<torch::Device> ParseDevice(const std::string& spec) {
 
 struct TorchEncoder::Impl {
   EncoderManifest manifest;
-  std::unique_ptr<WordPieceTokenizer> tokenizer;
+  std::unique_ptr<Tokenizer> tokenizer;
   torch::jit::Module module;
   torch::Device device{torch::kCPU};
   int max_batch_size = 64;
@@ -177,7 +176,7 @@ absl::StatusOr<std::unique_ptr<TorchEncoder>> TorchEncoder::Create(const Options
   auto impl = std::make_unique<Impl>();
   impl->max_batch_size = options.max_batch_size;
   ASSIGN_OR_RETURN(impl->manifest, EncoderManifest::Load(options.model_dir));
-  ASSIGN_OR_RETURN(impl->tokenizer, WordPieceTokenizer::Create(impl->manifest.wordpiece));
+  ASSIGN_OR_RETURN(impl->tokenizer, impl->manifest.CreateTokenizer());
   ConfigureTorchThreadsOnce(options.intra_op_threads);
   ASSIGN_OR_RETURN(impl->device, ParseDevice(options.device));
   try {
