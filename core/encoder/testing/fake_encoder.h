@@ -5,12 +5,16 @@
 //   auto encoder = std::make_unique<FakeEncoder>(/*dimension=*/64);
 //   auto vecs = encoder->Encode({"space opera"}, TextKind::kQuery);
 //
-// Thread-safe: immutable; counts calls atomically.
+// Thread-safe: immutable but for a mutex-guarded call log.
 #ifndef SEMREC_CORE_ENCODER_TESTING_FAKE_ENCODER_H_
 #define SEMREC_CORE_ENCODER_TESTING_FAKE_ENCODER_H_
 
 #include <atomic>
 #include <cctype>
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <utility>
 #include <cmath>
 #include <functional>
 #include <random>
@@ -57,8 +61,13 @@ class FakeEncoder final : public Encoder {
   explicit FakeEncoder(int dimension) : dimension_(dimension) {}
 
   absl::StatusOr<std::vector<std::vector<float>>> Encode(absl::Span<const std::string> texts,
-                                                         TextKind) override {
+                                                         TextKind kind) override {
     calls_.fetch_add(1);
+    {
+      std::lock_guard<std::mutex> lock(log_mu_);
+      call_log_.emplace_back(kind, texts.size());
+    }
+    if (delay_.count() > 0) std::this_thread::sleep_for(delay_);
     std::vector<std::vector<float>> out;
     for (const std::string& text : texts) out.push_back(Embed(text));
     return out;
@@ -71,6 +80,13 @@ class FakeEncoder final : public Encoder {
   const std::string& name() const override { return name_; }
 
   int calls() const { return calls_.load(); }
+  // Every Encode call so far: its kind and number of texts.
+  std::vector<std::pair<TextKind, size_t>> call_log() const {
+    std::lock_guard<std::mutex> lock(log_mu_);
+    return call_log_;
+  }
+  // Makes each Encode call take at least `delay` (to exercise batching). Set before use.
+  void set_delay(std::chrono::microseconds delay) { delay_ = delay; }
 
   std::vector<float> Embed(std::string_view text) const {
     std::vector<float> v(dimension_, 0.0f);
@@ -94,6 +110,9 @@ class FakeEncoder final : public Encoder {
   const std::string name_ = "fake-bag-of-words";
   FakeTokenizer tokenizer_;
   std::atomic<int> calls_{0};
+  std::chrono::microseconds delay_{0};
+  mutable std::mutex log_mu_;
+  std::vector<std::pair<TextKind, size_t>> call_log_;
 };
 
 }  // namespace semrec
