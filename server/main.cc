@@ -16,7 +16,15 @@ ABSL_FLAG(std::string, model_dir, "data/models/demo",
 ABSL_FLAG(std::string, device, "auto", "Encoder device: auto, cpu, cuda or cuda:N");
 ABSL_FLAG(int, torch_threads, 1,
           "libtorch intra-op threads per forward pass (0 = number of cores); 1 suits serving");
-ABSL_FLAG(int, encoder_batch_size, 64, "Texts per encoder forward pass");
+ABSL_FLAG(int, encoder_batch_size, 64,
+          "Texts per forward pass for bulk calls (catalog embedding), which bypass the batcher");
+ABSL_FLAG(int, batch_max_size, 32, "Dynamic batching: texts per shared forward pass");
+ABSL_FLAG(absl::Duration, batch_max_wait, absl::ZeroDuration(),
+          "Dynamic batching: how long a queued text waits for others (0: a pass starts as soon "
+          "as an encoder worker is free; texts arriving meanwhile are batched)");
+ABSL_FLAG(int, encoder_workers, 2, "Threads running forward passes (about the number of cores)");
+ABSL_FLAG(int, encoder_queue, 8192, "Texts waiting for the encoder at most (then RESOURCE_EXHAUSTED)");
+ABSL_FLAG(int64_t, embedding_cache_bytes, 64 << 20, "LRU cache of query embeddings (0: off)");
 ABSL_FLAG(std::string, catalog_file, "",
           "JSON Lines catalog imported at start-up when the catalog is empty (e.g. examples/catalog.jsonl)");
 ABSL_FLAG(int, hnsw_m, 16, "HNSW graph degree M");
@@ -55,6 +63,13 @@ int main(int argc, char** argv) {
   options.encoder.device = absl::GetFlag(FLAGS_device);
   options.encoder.intra_op_threads = absl::GetFlag(FLAGS_torch_threads);
   options.encoder.max_batch_size = absl::GetFlag(FLAGS_encoder_batch_size);
+  options.batching.max_batch_size = absl::GetFlag(FLAGS_batch_max_size);
+  options.batching.max_wait = absl::GetFlag(FLAGS_batch_max_wait);
+  options.batching.workers = absl::GetFlag(FLAGS_encoder_workers);
+  options.batching.max_queued_texts = absl::GetFlag(FLAGS_encoder_queue);
+  options.batching.bulk_threshold = absl::GetFlag(FLAGS_encoder_batch_size);
+  const int64_t cache_bytes = absl::GetFlag(FLAGS_embedding_cache_bytes);
+  options.embedding_cache.capacity_bytes = cache_bytes > 0 ? static_cast<size_t>(cache_bytes) : 0;
   options.catalog_file = absl::GetFlag(FLAGS_catalog_file);
   options.index.m = absl::GetFlag(FLAGS_hnsw_m);
   options.index.ef_construction = absl::GetFlag(FLAGS_hnsw_ef_construction);

@@ -36,6 +36,7 @@ absl::Status ServerOptions::Validate() const {
     return absl::InvalidArgumentError("max message size must be at least 1024 bytes");
   }
   if (max_threads < 0) return absl::InvalidArgumentError("max threads must be >= 0");
+  RETURN_IF_ERROR(batching.Validate());
   return engine.Validate();
 }
 
@@ -48,9 +49,14 @@ absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerOptions
   std::unique_ptr<ServerApp> app(new ServerApp());
   app->options_ = options;
 
-  ASSIGN_OR_RETURN(std::unique_ptr<TorchEncoder> encoder, TorchEncoder::Create(options.encoder));
+  // The encoder stack: query cache -> dynamic batcher -> TorchScript model.
+  ASSIGN_OR_RETURN(std::unique_ptr<TorchEncoder> model, TorchEncoder::Create(options.encoder));
+  const int dimension = model->dimension();
+  ASSIGN_OR_RETURN(std::unique_ptr<BatchingEncoder> batcher,
+                   BatchingEncoder::Create(options.batching, std::move(model)));
+  auto encoder = std::make_unique<CachingEncoder>(options.embedding_cache, std::move(batcher));
   HnswIndex::Options index_options = options.index;
-  index_options.dimension = encoder->dimension();
+  index_options.dimension = dimension;
   ASSIGN_OR_RETURN(std::unique_ptr<HnswIndex> index, HnswIndex::Create(index_options));
   auto users = std::make_unique<InMemoryUserStore>(options.engine.user);
   ASSIGN_OR_RETURN(app->engine_, Engine::Create(options.engine, std::move(encoder),

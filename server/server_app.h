@@ -17,6 +17,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "core/encoder/batching_encoder.h"
+#include "core/encoder/caching_encoder.h"
 #include "core/encoder/torch_encoder.h"
 #include "core/engine/engine.h"
 #include "core/index/hnsw_index.h"
@@ -28,7 +30,9 @@ class CatalogService;
 
 struct ServerOptions {
   std::string listen_address = "127.0.0.1:50051";  // host:port; port 0 picks a free one
-  TorchEncoder::Options encoder;
+  TorchEncoder::Options encoder;     // max_batch_size: texts per pass for bulk calls
+  BatchingEncoder::Options batching;
+  CachingEncoder::Options embedding_cache;
   HnswIndex::Options index;  // dimension comes from the encoder
   EngineOptions engine;
   std::string catalog_file;  // JSONL imported by LoadCatalog(); empty = none

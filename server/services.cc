@@ -177,6 +177,16 @@ grpc::Status CatalogService::Stats(grpc::ServerContext*, const v1::StatsRequest*
   resp->set_model(s.model);
   resp->set_version(SEMREC_VERSION);
   resp->set_uptime_seconds(s.uptime_seconds);
+  v1::EncoderStats* e = resp->mutable_encoder();
+  e->set_batches(s.encoder.batches);
+  e->set_batched_texts(s.encoder.batched_texts);
+  e->set_bulk_calls(s.encoder.bulk_calls);
+  e->set_rejected(s.encoder.rejected);
+  e->set_queued_texts(s.encoder.queued_texts);
+  e->set_cache_hits(s.encoder.cache_hits);
+  e->set_cache_misses(s.encoder.cache_misses);
+  e->set_cache_entries(s.encoder.cache_entries);
+  e->set_cache_bytes(s.encoder.cache_bytes);
   return grpc::Status::OK;
 }
 

@@ -152,8 +152,8 @@ void BatchingEncoder::WorkerLoop() {
   }
 }
 
-BatchingEncoder::Stats BatchingEncoder::stats() const {
-  Stats s;
+EncoderStats BatchingEncoder::stats() const {
+  EncoderStats s = inner_->stats();
   s.batches = batches_.load(std::memory_order_relaxed);
   s.batched_texts = batched_texts_.load(std::memory_order_relaxed);
   s.bulk_calls = bulk_calls_.load(std::memory_order_relaxed);

@@ -42,14 +42,6 @@ class BatchingEncoder final : public Encoder {
     absl::Status Validate() const;
   };
 
-  struct Stats {
-    int64_t batches = 0;        // shared forward passes run by the workers
-    int64_t batched_texts = 0;  // texts in them
-    int64_t bulk_calls = 0;     // calls that bypassed the queue
-    int64_t rejected = 0;       // calls refused because the queue was full
-    int64_t queued_texts = 0;   // texts waiting now
-  };
-
   static absl::StatusOr<std::unique_ptr<BatchingEncoder>> Create(const Options& options,
                                                                  std::unique_ptr<Encoder> inner);
   // Fails calls still queued with CANCELLED and joins the workers.
@@ -64,7 +56,7 @@ class BatchingEncoder final : public Encoder {
   int dimension() const override { return inner_->dimension(); }
   const std::string& name() const override { return inner_->name(); }
 
-  Stats stats() const;
+  EncoderStats stats() const override;
 
  private:
   struct Call;

@@ -68,14 +68,13 @@ absl::StatusOr<std::vector<std::vector<float>>> CachingEncoder::Encode(
   return out;
 }
 
-CachingEncoder::Stats CachingEncoder::stats() const {
-  Stats s;
-  s.hits = hits_.load(std::memory_order_relaxed);
-  s.misses = misses_.load(std::memory_order_relaxed);
-  s.evictions = evictions_.load(std::memory_order_relaxed);
+EncoderStats CachingEncoder::stats() const {
+  EncoderStats s = inner_->stats();
+  s.cache_hits = hits_.load(std::memory_order_relaxed);
+  s.cache_misses = misses_.load(std::memory_order_relaxed);
   absl::MutexLock lock(&mu_);
-  s.entries = lru_.size();
-  s.bytes = bytes_;
+  s.cache_entries = static_cast<int64_t>(lru_.size());
+  s.cache_bytes = static_cast<int64_t>(bytes_);
   return s;
 }
 

@@ -25,13 +25,6 @@ class CachingEncoder final : public Encoder {
   struct Options {
     size_t capacity_bytes = 64 << 20;  // 0 disables the cache; start-up only
   };
-  struct Stats {
-    int64_t hits = 0;
-    int64_t misses = 0;
-    int64_t evictions = 0;
-    size_t entries = 0;
-    size_t bytes = 0;
-  };
 
   CachingEncoder(const Options& options, std::unique_ptr<Encoder> inner);
 
@@ -44,8 +37,8 @@ class CachingEncoder final : public Encoder {
   int dimension() const override { return inner_->dimension(); }
   const std::string& name() const override { return inner_->name(); }
 
-  Stats stats() const;
-  Encoder& inner() { return *inner_; }
+  EncoderStats stats() const override;
+  int64_t evictions() const { return evictions_.load(std::memory_order_relaxed); }
 
  private:
   struct Entry {

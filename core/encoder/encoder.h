@@ -22,6 +22,19 @@ namespace semrec {
 // Queries and documents may get different prefixes (E5's "query: " / "passage: ").
 enum class TextKind { kQuery, kDocument };
 
+// Counters of the encoder stack (batching and caching layers fill in theirs).
+struct EncoderStats {
+  int64_t batches = 0;         // shared forward passes run by the batcher
+  int64_t batched_texts = 0;   // texts in them
+  int64_t bulk_calls = 0;      // large calls that bypassed the batcher
+  int64_t rejected = 0;        // calls refused because the batcher's queue was full
+  int64_t queued_texts = 0;    // texts waiting now
+  int64_t cache_hits = 0;
+  int64_t cache_misses = 0;
+  int64_t cache_entries = 0;
+  int64_t cache_bytes = 0;
+};
+
 class Encoder {
  public:
   virtual ~Encoder() = default;
@@ -37,6 +50,7 @@ class Encoder {
   virtual const Tokenizer& tokenizer() const = 0;
   virtual int dimension() const = 0;
   virtual const std::string& name() const = 0;
+  virtual EncoderStats stats() const { return {}; }
 };
 
 }  // namespace semrec

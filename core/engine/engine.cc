@@ -683,6 +683,7 @@ EngineStats Engine::Stats() const {
   s.events_applied = events_applied_.load(std::memory_order_relaxed);
   s.dimension = encoder_->dimension();
   s.model = encoder_->name();
+  s.encoder = encoder_->stats();
   s.uptime_seconds = std::chrono::duration_cast<std::chrono::seconds>(
                          std::chrono::steady_clock::now() - started_)
                          .count();

@@ -124,6 +124,7 @@ struct EngineStats {
   int dimension = 0;
   std::string model;
   int64_t uptime_seconds = 0;
+  EncoderStats encoder;
 };
 
 class Engine {

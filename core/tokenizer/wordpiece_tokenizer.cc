@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "core/common/status_macros.h"
+#include "core/tokenizer/hf_files.h"
 
 // Character classes follow the Rust `tokenizers` crate behind BertTokenizerFast, which differs from
 // the Python BertTokenizer in a few corners: control = Cc|Cf|Co (Python also drops unassigned Cn),
@@ -120,21 +121,6 @@ std::string_view TrimEnd(std::string_view s) {
   return s;
 }
 
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::error_code error;
-  if (!fs::exists(path, error)) return absl::NotFoundError(absl::StrCat("no such file: ", path));
-  if (!fs::is_regular_file(path, error)) {
-    return absl::InvalidArgumentError(absl::StrCat("not a regular file: ", path));
-  }
-  std::ifstream in(path, std::ios::binary);
-  const auto size = fs::file_size(path, error);
-  std::string contents(error ? 0 : size, '\0');
-  if (!in || error || !in.read(contents.data(), static_cast<std::streamsize>(size))) {
-    return absl::UnavailableError(absl::StrCat("cannot read ", path));
-  }
-  return contents;
-}
-
 }  // namespace
 
 struct WordPieceTokenizer::Vocab {
@@ -156,7 +142,7 @@ absl::StatusOr<std::unique_ptr<WordPieceTokenizer>> WordPieceTokenizer::Create(
     return absl::InvalidArgumentError(absl::StrCat(
         "max_input_chars_per_word must be positive, got ", options.max_input_chars_per_word));
   }
-  ASSIGN_OR_RETURN(std::string text, ReadFile(options.vocab_file));
+  ASSIGN_OR_RETURN(std::string text, tokenizer_internal::ReadFile(options.vocab_file));
 
   auto vocab = std::make_unique<Vocab>();
   std::string_view rest = text;
@@ -413,37 +399,11 @@ void WordPieceTokenizer::AppendWordIds(std::string* padded_word, size_t num_char
 namespace {
 
 using nlohmann::json;
-
-absl::Status ConfigError(const std::string& path, absl::string_view message) {
-  return absl::InvalidArgumentError(absl::StrCat(path, ": ", message));
-}
-
-absl::StatusOr<json> ReadJsonObject(const std::string& path) {
-  ASSIGN_OR_RETURN(std::string text, ReadFile(path));
-  json parsed = json::parse(text, /*cb=*/nullptr, /*allow_exceptions=*/false);
-  if (parsed.is_discarded() || !parsed.is_object()) {
-    return ConfigError(path, "not a JSON object");
-  }
-  return parsed;
-}
-
-absl::Status ReadBool(const json& config, const char* key, const std::string& path, bool* out) {
-  auto it = config.find(key);
-  if (it == config.end() || it->is_null()) return absl::OkStatus();
-  if (!it->is_boolean()) return ConfigError(path, absl::StrCat("\"", key, "\" must be a boolean"));
-  *out = it->get<bool>();
-  return absl::OkStatus();
-}
-
-// A token is written either as a string or as an AddedToken object {"content": ..., ...}.
-absl::StatusOr<std::string> TokenContent(const json& token, const std::string& path) {
-  if (token.is_string()) return token.get<std::string>();
-  if (token.is_object()) {
-    auto content = token.find("content");
-    if (content != token.end() && content->is_string()) return content->get<std::string>();
-  }
-  return ConfigError(path, absl::StrCat("bad token ", token.dump()));
-}
+using tokenizer_internal::ConfigError;
+using tokenizer_internal::MaxLength;
+using tokenizer_internal::ReadBool;
+using tokenizer_internal::ReadJsonObject;
+using tokenizer_internal::TokenContent;
 
 // Fills `options` from tokenizer_config.json or special_tokens_map.json (read in that order, the
 // second overriding the first as in transformers).
@@ -460,15 +420,11 @@ absl::Status ApplyHfConfig(const json& config, const std::string& path, WordPiec
       return ConfigError(path, "\"strip_accents\" must be a boolean or null");
     }
   }
-  for (const char* key : {"model_max_length", "max_length"}) {
-    auto it = config.find(key);
-    if (it == config.end() || it->is_null()) continue;
-    if (!it->is_number()) return ConfigError(path, absl::StrCat("\"", key, "\" must be a number"));
-    // Compared as a double: HF writes 1e30 as an integer literal that fits no integer type.
-    const double value = it->get<double>();
+  ASSIGN_OR_RETURN(std::optional<double> max_length, MaxLength(config, path));
+  if (max_length.has_value()) {
+    const double value = *max_length;
     options->max_length = value >= kMaxHfModelLength || std::isnan(value) ? kMaxHfModelLength
                                                                           : static_cast<int>(value);
-    break;
   }
   const std::pair<const char*, std::string*> named_tokens[] = {
       {"unk_token", &options->unk_token},
