@@ -35,10 +35,11 @@ run: configure demo-model
 	$(BUILD_DIR)/server/semrec-server --listen=$(LISTEN) --model_dir=$(DEMO_MODEL) \
 	    --catalog_file=examples/catalog.jsonl
 
-# Index search vs raw hnswlib (SEMREC_BENCH_N items, default 20000).
+# Index search vs raw hnswlib (SEMREC_BENCH_N items, default 20000), then the encoder stack.
 bench: configure
 	cmake --build $(BUILD_DIR) -j $(JOBS) --target benchmarks
 	$(BUILD_DIR)/benchmarks/index_benchmark
+	$(BUILD_DIR)/benchmarks/encoder_benchmark
 
 format:
 	@git ls-files '*.h' '*.cc' | xargs clang-format -i
