@@ -13,6 +13,8 @@ PACKAGES=(
   # an optimized BLAS for libtorch (without it Debian falls back to reference BLAS, ~14x slower)
   libopenblas0-openmp
   libutf8proc-dev nlohmann-json3-dev
+  # SentencePiece tokenizers (XLM-R, T5); spm_train trains the tests' tiny models
+  libsentencepiece-dev sentencepiece
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # python side (run with /usr/bin/python3): test encoder generation, tools

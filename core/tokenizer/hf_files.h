@@ -2,8 +2,9 @@
 // special_tokens_map.json), shared by WordPieceOptionsFromHfFolder and
 // SentencePieceOptionsFromHfFolder. Internal to core/tokenizer.
 //
-//   ASSIGN_OR_RETURN(nlohmann::json config, tokenizer_internal::ReadJsonObject(path));
-//   ASSIGN_OR_RETURN(std::optional<double> max_length, tokenizer_internal::MaxLength(config, path));
+//   using namespace tokenizer_internal;
+//   ASSIGN_OR_RETURN(nlohmann::json config, ReadJsonObject(path));
+//   ASSIGN_OR_RETURN(std::optional<double> max_length, MaxLength(config, path));
 //
 // Thread-safe: stateless functions.
 #ifndef SEMREC_CORE_TOKENIZER_HF_FILES_H_

@@ -1,6 +1,6 @@
 // SentencePieceTokenizer: a SentencePiece (.model) tokenizer with the ids of Hugging Face's
-// tokenizer for the model family: XLM-RoBERTa (multilingual-e5, bge-m3; fairseq ids, "<s> $A </s>"),
-// T5 ("$A </s>") or the model's own ids. Right truncation keeps the end token.
+// tokenizer for the model family: XLM-RoBERTa (multilingual-e5, bge-m3: fairseq ids and
+// "<s> $A </s>"), T5 ("$A </s>") or the model's own. Right truncation keeps the end token.
 //
 //   ASSIGN_OR_RETURN(SentencePieceOptions options,
 //                    SentencePieceOptionsFromHfFolder("/models/e5", SentencePieceFlavor::kXlmr));
