@@ -1,5 +1,6 @@
 // SentencePiece's C++ headers, includable beside Debian's Abseil. For sentencepiece_tokenizer.cc
-// and its test only: nothing else in semrec talks to SentencePiece.
+// and its test only: nothing else in semrec talks to SentencePiece. Never link libsentencepiece
+// into a binary that also has libprotobuf (libtorch): see SentencePieceLibrary in the .cc.
 //
 //   #include "core/tokenizer/sentencepiece_includes.h"
 //   sentencepiece::SentencePieceProcessor processor;

@@ -1,8 +1,11 @@
 #include "core/tokenizer/sentencepiece_tokenizer.h"
 
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <new>
 #include <nlohmann/json.hpp>
 #include <utility>
 
@@ -20,6 +23,90 @@
 // turn trailing whitespace into a "▁" piece; SentencePiece, and so this tokenizer, drops it.
 
 namespace semrec {
+namespace tokenizer_internal {
+
+// libsentencepiece.so bundles its own protobuf-lite and exports all of it, so in a process that
+// also has libprotobuf (libtorch brings it) each copy's calls bind to the other's code, and
+// protobuf's static initialisers crash before main(). The library is therefore not linked but
+// loaded on first use into its own symbol scope (RTLD_LOCAL | RTLD_DEEPBIND):
+// SentencePieceProcessor is used through its vtable, and the three non-virtual functions needed are
+// looked up by name.
+class SentencePieceLibrary {
+ public:
+  // The library, loaded once; FAILED_PRECONDITION when it cannot be.
+  static absl::StatusOr<const SentencePieceLibrary*> Get() {
+    static const absl::StatusOr<const SentencePieceLibrary*>* const library = Load();
+    return *library;
+  }
+
+  // A processor with `model_file` loaded; INVALID_ARGUMENT with SentencePiece's message.
+  absl::StatusOr<std::unique_ptr<sentencepiece::SentencePieceProcessor>> NewProcessor(
+      const std::string& model_file) const {
+    void* memory = ::operator new(sizeof(sentencepiece::SentencePieceProcessor));
+    construct_processor_(memory);
+    std::unique_ptr<sentencepiece::SentencePieceProcessor> processor(
+        static_cast<sentencepiece::SentencePieceProcessor*>(memory));
+    std::string error;
+    if (!Ok([&] { return processor->Load(model_file); }, &error)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("cannot load SentencePiece model ", model_file, ": ", error));
+    }
+    return processor;
+  }
+
+  // SentencePiece's ids for `text`; false (with `ids` unspecified) on failure.
+  bool Encode(const sentencepiece::SentencePieceProcessor& processor, std::string_view text,
+              std::vector<int>* ids) const {
+    return Ok([&] { return processor.Encode(text, ids); }, /*error=*/nullptr);
+  }
+
+ private:
+  using Constructor = void (*)(void* self);
+  using StatusDestructor = void (*)(void* self);
+  using StatusMessage = const char* (*)(const void* self);
+
+  static absl::StatusOr<const SentencePieceLibrary*>* Load() {
+    using Result = absl::StatusOr<const SentencePieceLibrary*>;
+    constexpr const char* kSoname = "libsentencepiece.so.0";
+    void* handle = dlopen(kSoname, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+    if (handle == nullptr) {
+      return new Result(absl::FailedPreconditionError(absl::StrCat(
+          "cannot load ", kSoname, " (Debian package libsentencepiece0): ", dlerror())));
+    }
+    auto* library = new SentencePieceLibrary();
+    library->construct_processor_ = reinterpret_cast<Constructor>(
+        dlsym(handle, "_ZN13sentencepiece22SentencePieceProcessorC1Ev"));
+    library->destroy_status_ =
+        reinterpret_cast<StatusDestructor>(dlsym(handle, "_ZN13sentencepiece4util6StatusD1Ev"));
+    library->status_message_ = reinterpret_cast<StatusMessage>(
+        dlsym(handle, "_ZNK13sentencepiece4util6Status13error_messageEv"));
+    if (library->construct_processor_ == nullptr || library->destroy_status_ == nullptr ||
+        library->status_message_ == nullptr) {
+      delete library;
+      return new Result(absl::FailedPreconditionError(
+          absl::StrCat(kSoname, " lacks a SentencePieceProcessor or util::Status symbol")));
+    }
+    return new Result(library);  // Both stay loaded for the life of the process.
+  }
+
+  // Runs `call`, which returns a util::Status, and destroys that status through the library.
+  template <typename Call>
+  bool Ok(const Call& call, std::string* error) const {
+    alignas(sentencepiece::util::Status) unsigned char storage[sizeof(sentencepiece::util::Status)];
+    auto* status = new (storage) sentencepiece::util::Status(call());  // No copy: C++17 elision.
+    const bool ok = status->ok();
+    if (!ok && error != nullptr) *error = status_message_(status);
+    destroy_status_(status);
+    return ok;
+  }
+
+  Constructor construct_processor_ = nullptr;
+  StatusDestructor destroy_status_ = nullptr;
+  StatusMessage status_message_ = nullptr;
+};
+
+}  // namespace tokenizer_internal
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -194,6 +281,18 @@ absl::StatusOr<SentencePieceOptions> SentencePieceOptionsFromHfFolder(const std:
       return ConfigError(path, e.what());
     }
   }
+  // Older save_pretrained() also lists added tokens here, as {"<mask>": 250001}.
+  const std::string added_path = (fs::path(dir) / "added_tokens.json").string();
+  if (fs::exists(added_path, error)) {
+    ASSIGN_OR_RETURN(json added, ReadJsonObject(added_path));
+    for (const auto& [token, id] : added.items()) {
+      if (!IsFamilyToken(options, token)) {
+        return absl::UnimplementedError(absl::StrCat(added_path, ": added token \"", token,
+                                                     "\" is not one of the tokenizer's own, "
+                                                     "which is not supported"));
+      }
+    }
+  }
   return options;
 }
 
@@ -224,11 +323,10 @@ absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::
     return absl::NotFoundError(
         absl::StrCat("no SentencePiece model file at \"", options.model_file, "\""));
   }
-  auto processor = std::make_unique<sentencepiece::SentencePieceProcessor>();
-  if (const auto status = processor->Load(options.model_file); !status.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot load SentencePiece model ",
-                                                   options.model_file, ": ", status.ToString()));
-  }
+  ASSIGN_OR_RETURN(const tokenizer_internal::SentencePieceLibrary* library,
+                   tokenizer_internal::SentencePieceLibrary::Get());
+  ASSIGN_OR_RETURN(std::unique_ptr<sentencepiece::SentencePieceProcessor> processor,
+                   library->NewProcessor(options.model_file));
 
   auto tokenizer = absl::WrapUnique(new SentencePieceTokenizer(options));
   SentencePieceTokenizer& t = *tokenizer;
@@ -300,6 +398,7 @@ absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> SentencePieceTokenizer::
   auto unk = t.special_id_to_token_.find(t.unk_id_);
   t.unk_token_ =
       unk != t.special_id_to_token_.end() ? unk->second : processor->IdToPiece(t.spm_unk_id_);
+  t.library_ = library;
   t.processor_ = std::move(processor);
   return tokenizer;
 }
@@ -356,7 +455,7 @@ void SentencePieceTokenizer::AppendIds(std::string_view text, size_t limit,
 void SentencePieceTokenizer::AppendSegmentIds(std::string_view segment,
                                               std::vector<int32_t>* ids) const {
   std::vector<int> pieces;
-  if (!processor_->Encode(segment, &pieces).ok()) {
+  if (!library_->Encode(*processor_, segment, &pieces)) {
     ids->push_back(unk_id_);  // Never happens with a loaded model; keeps Encode total.
     return;
   }

@@ -28,6 +28,9 @@ class SentencePieceProcessor;
 }  // namespace sentencepiece
 
 namespace semrec {
+namespace tokenizer_internal {
+class SentencePieceLibrary;
+}  // namespace tokenizer_internal
 
 // How SentencePiece ids become model ids, and which special tokens wrap the text.
 enum class SentencePieceFlavor {
@@ -54,10 +57,11 @@ struct SentencePieceOptions {
 };
 
 // Options for the Hugging Face folder `dir` of an XLM-R (`flavor` kXlmr: sentencepiece.bpe.model)
-// or T5 (kT5: spiece.model) tokenizer, with tokenizer_config.json and special_tokens_map.json when
-// present: model_max_length (or max_length; "no limit" gives 512, at most 8192), T5's extra_ids
-// (100 unless set). NOT_FOUND without the model file; INVALID_ARGUMENT for a malformed config or
-// kPlain; UNIMPLEMENTED for special or added tokens other than the family's own.
+// or T5 (kT5: spiece.model) tokenizer, with tokenizer_config.json, special_tokens_map.json and
+// added_tokens.json when present: model_max_length (or max_length; "no limit" gives 512, at most
+// 8192), T5's extra_ids (100 unless set). NOT_FOUND without the model file; INVALID_ARGUMENT for a
+// malformed config or kPlain; UNIMPLEMENTED for special or added tokens other than the family's
+// own.
 absl::StatusOr<SentencePieceOptions> SentencePieceOptionsFromHfFolder(const std::string& dir,
                                                                       SentencePieceFlavor flavor);
 
@@ -66,7 +70,8 @@ class SentencePieceTokenizer final : public Tokenizer {
   // NOT_FOUND when the model file is missing; INVALID_ARGUMENT when it is not a SentencePiece
   // model, when the flavor does not fit it (kXlmr without the fairseq layout, kT5 or add_eos
   // without </s>, add_bos without <s>), for flavor-specific fields on another flavor, or for
-  // max_length < 2.
+  // max_length < 2; FAILED_PRECONDITION when libsentencepiece.so.0 is not installed (it is loaded
+  // at run time: see the .cc).
   static absl::StatusOr<std::unique_ptr<SentencePieceTokenizer>> Create(
       const SentencePieceOptions& options);
   ~SentencePieceTokenizer() override;
@@ -96,6 +101,7 @@ class SentencePieceTokenizer final : public Tokenizer {
   void AppendSegmentIds(std::string_view segment, std::vector<int32_t>* ids) const;
 
   SentencePieceOptions options_;
+  const tokenizer_internal::SentencePieceLibrary* library_ = nullptr;
   std::unique_ptr<const sentencepiece::SentencePieceProcessor> processor_;
   int32_t num_pieces_ = 0;  // spm's own vocabulary size.
   int32_t id_offset_ = 0;   // model id = spm id + id_offset_, but for <unk>.

@@ -389,6 +389,12 @@ TEST_F(SentencePieceTokenizerTest, OptionsFromHfFolder) {
   options = SentencePieceOptionsFromHfFolder(xlmr_dir.string(), SentencePieceFlavor::kXlmr);
   EXPECT_EQ(options.status().code(), absl::StatusCode::kUnimplemented);
   EXPECT_THAT(options.status().message(), HasSubstr("<custom>"));
+  write_config(xlmr_dir, "{}");
+  std::ofstream(xlmr_dir / "added_tokens.json") << R"({"<mask>": 250001, "<new>": 250002})";
+  options = SentencePieceOptionsFromHfFolder(xlmr_dir.string(), SentencePieceFlavor::kXlmr);
+  EXPECT_EQ(options.status().code(), absl::StatusCode::kUnimplemented);
+  EXPECT_THAT(options.status().message(), HasSubstr("<new>"));
+  fs::remove(xlmr_dir / "added_tokens.json");
   write_config(xlmr_dir, R"({"unk_token": "[UNK]"})");
   EXPECT_EQ(SentencePieceOptionsFromHfFolder(xlmr_dir.string(), SentencePieceFlavor::kXlmr)
                 .status()
