@@ -14,6 +14,7 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
 ABSL_FLAG(std::string, model_dir, "data/models/demo",
           "Encoder folder with manifest.json (tools/make_test_encoder.py, tools/export_hf_encoder.py)");
 ABSL_FLAG(std::string, device, "auto", "Encoder device: auto, cpu, cuda or cuda:N");
+ABSL_FLAG(std::string, precision, "fp32", "Encoder precision on CUDA: fp32, fp16 or bf16");
 ABSL_FLAG(int, torch_threads, 1,
           "libtorch intra-op threads per forward pass (0 = number of cores); 1 suits serving");
 ABSL_FLAG(int, encoder_batch_size, 64,
@@ -61,6 +62,7 @@ int main(int argc, char** argv) {
   options.listen_address = absl::GetFlag(FLAGS_listen);
   options.encoder.model_dir = absl::GetFlag(FLAGS_model_dir);
   options.encoder.device = absl::GetFlag(FLAGS_device);
+  options.encoder.precision = absl::GetFlag(FLAGS_precision);
   options.encoder.intra_op_threads = absl::GetFlag(FLAGS_torch_threads);
   options.encoder.max_batch_size = absl::GetFlag(FLAGS_encoder_batch_size);
   options.batching.max_batch_size = absl::GetFlag(FLAGS_batch_max_size);

@@ -77,6 +77,7 @@ struct TorchEncoder::Impl {
   std::unique_ptr<Tokenizer> tokenizer;
   torch::jit::Module module;
   torch::Device device{torch::kCPU};
+  torch::ScalarType dtype = torch::kFloat32;
   int max_batch_size = 64;
 
   const std::string& Prefix(TextKind kind) const {
@@ -98,9 +99,10 @@ struct TorchEncoder::Impl {
     size_t max_len = 1;
     for (size_t r : rows) max_len = std::max(max_len, ids[r].size());
     const int64_t len = static_cast<int64_t>(max_len);
-    auto input_ids = torch::full({batch, len}, static_cast<int64_t>(tokenizer->pad_id()),
-                                 torch::dtype(torch::kInt64));
-    auto mask = torch::zeros({batch, len}, torch::dtype(torch::kInt64));
+    // On CUDA the inputs are staged in pinned host memory so the copy can be asynchronous.
+    const auto host = torch::dtype(torch::kInt64).pinned_memory(device.is_cuda());
+    auto input_ids = torch::full({batch, len}, static_cast<int64_t>(tokenizer->pad_id()), host);
+    auto mask = torch::zeros({batch, len}, host);
     auto ids_acc = input_ids.accessor<int64_t, 2>();
     auto mask_acc = mask.accessor<int64_t, 2>();
     for (int64_t b = 0; b < batch; ++b) {
@@ -113,8 +115,8 @@ struct TorchEncoder::Impl {
     const int dim = manifest.dimension;
     try {
       c10::InferenceMode guard;
-      auto dev_ids = input_ids.to(device);
-      auto dev_mask = mask.to(device);
+      auto dev_ids = input_ids.to(device, /*non_blocking=*/true);
+      auto dev_mask = mask.to(device, /*non_blocking=*/true);
       torch::IValue result = module.forward({dev_ids, dev_mask});
       torch::Tensor hidden;
       if (result.isTensor()) {
@@ -179,9 +181,20 @@ absl::StatusOr<std::unique_ptr<TorchEncoder>> TorchEncoder::Create(const Options
   ASSIGN_OR_RETURN(impl->tokenizer, impl->manifest.CreateTokenizer());
   ConfigureTorchThreadsOnce(options.intra_op_threads);
   ASSIGN_OR_RETURN(impl->device, ParseDevice(options.device));
+  if (options.precision == "fp16" || options.precision == "bf16") {
+    if (!impl->device.is_cuda()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "precision ", options.precision, " needs a CUDA device; the CPU runs fp32"));
+    }
+    impl->dtype = options.precision == "fp16" ? torch::kHalf : torch::kBFloat16;
+  } else if (options.precision != "fp32") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("bad precision \"", options.precision, "\": want fp32, fp16 or bf16"));
+  }
   try {
     impl->module = torch::jit::load(impl->manifest.model_path, impl->device);
     impl->module.eval();
+    if (impl->dtype != torch::kFloat32) impl->module.to(impl->dtype);
   } catch (const c10::Error& e) {
     return absl::InvalidArgumentError(absl::StrCat("cannot load TorchScript model ",
                                                    impl->manifest.model_path, ": ",
@@ -193,8 +206,20 @@ absl::StatusOr<std::unique_ptr<TorchEncoder>> TorchEncoder::Create(const Options
   auto encoder = std::unique_ptr<TorchEncoder>(new TorchEncoder(std::move(impl)));
   // Warm-up: the first forward pass pays for graph optimization; do it before serving, and
   // check that the model's output matches the manifest.
-  auto warm = encoder->Encode({std::string("warm up")}, TextKind::kQuery);
-  if (!warm.ok()) return warm.status();
+  // On CUDA, also warm up a few batch shapes so kernels and allocator caches are ready.
+  std::vector<std::string> warm_texts = {"warm up"};
+  const int rounds = encoder->impl_->device.is_cuda() ? 3 : 1;
+  for (int round = 0; round < rounds; ++round) {
+    auto warm = encoder->Encode(warm_texts, TextKind::kQuery);
+    if (!warm.ok() && encoder->impl_->dtype != torch::kFloat32) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the model does not run after casting to ", options.precision, " (", warm.status().message(),
+          "); export it in that precision instead (tools/export_hf_encoder.py --dtype) and load it "
+          "with --precision=fp32, which runs a model as exported"));
+    }
+    if (!warm.ok()) return warm.status();
+    warm_texts.resize(warm_texts.size() * 8, "a longer warm-up text with a few more words in it");
+  }
   Logger()->info("encoder {} loaded on {} (dim {}, max_length {})", encoder->name(),
                  encoder->device(), encoder->dimension(), encoder->impl_->manifest.max_length);
   return encoder;

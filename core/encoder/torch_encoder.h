@@ -29,6 +29,9 @@ class TorchEncoder final : public Encoder {
     // 963 req/s at 2 threads, 3,626 req/s at 1 on 2 cores).
     int intra_op_threads = 1;
     int max_batch_size = 64;       // texts per forward pass; larger inputs are split
+    // Weights and activations on CUDA: fp32 | fp16 | bf16 (outputs are always returned as
+    // fp32). CPU runs fp32 only. Start-up only.
+    std::string precision = "fp32";
   };
 
   static absl::StatusOr<std::unique_ptr<TorchEncoder>> Create(const Options& options);

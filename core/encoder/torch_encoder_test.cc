@@ -113,6 +113,12 @@ TEST(TorchEncoderCreateTest, BadDeviceAndCorruptModelAreClearErrors) {
   options.model_dir = TestEncoderDir();
   options.device = "tpu";
   EXPECT_EQ(TorchEncoder::Create(options).status().code(), absl::StatusCode::kInvalidArgument);
+  options.device = "cpu";
+  options.precision = "fp16";  // CUDA only
+  auto fp16 = TorchEncoder::Create(options);
+  EXPECT_EQ(fp16.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(fp16.status().message(), ::testing::HasSubstr("needs a CUDA device"));
+  options.precision = "fp32";
 
   // A copy of the model folder whose model.pt is garbage.
   fs::path dir = fs::temp_directory_path() / "semrec_corrupt_model";

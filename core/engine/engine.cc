@@ -1,6 +1,8 @@
 #include "core/engine/engine.h"
 
 #include <algorithm>
+#include <deque>
+#include <limits>
 #include <cmath>
 #include <numeric>
 
@@ -59,17 +61,134 @@ double PopularityWeight(EventType type) {
   return (type == EventType::kDislike || type == EventType::kSkip) ? 0.0 : 1.0;
 }
 
-// One part of the Recommend target, kept for explanations.
-struct TargetPart {
-  Reason reason;
-  float weight;
-  std::vector<float> vector;
-};
-
 }  // namespace
+
+float ConsumptionWeight(EventType type, float value, float rating_scale) {
+  switch (type) {
+    case EventType::kLike:
+    case EventType::kAddToCart:
+    case EventType::kPurchase:
+      return 1.0f;
+    case EventType::kRating:
+      return 0.5f + 0.5f * std::clamp(value / rating_scale, 0.0f, 1.0f);
+    case EventType::kView:
+    case EventType::kClick:
+    case EventType::kSearch:
+      return 0.5f;
+    case EventType::kDislike:
+    case EventType::kSkip:
+      return 0.0f;
+  }
+  return 0.0f;
+}
+
+std::vector<Engine::CollabSeed> Engine::RecentConsumption(const UserProfile& profile) const {
+  std::vector<CollabSeed> seeds;
+  StringViewSet seen;
+  const double half_life_us = options_.collab.pair_half_life_seconds * 1e6;
+  for (const RecentEvent& e : profile.recent) {
+    if (static_cast<int>(seeds.size()) >= options_.history_items) break;
+    if (e.item_id.empty() || !seen.insert(e.item_id).second) continue;
+    const float w = ConsumptionWeight(e.type, e.value, options_.user.rating_scale);
+    if (w <= 0) continue;
+    const double age = static_cast<double>(std::max<int64_t>(0, profile.last_event_us - e.timestamp_us));
+    seeds.push_back({e.item_id, static_cast<float>(w * std::exp2(-age / half_life_us))});
+  }
+  return seeds;
+}
+
+bool Engine::PassesCategories(const ItemFilter& filter, std::string_view id) const {
+  if (filter.include_categories.empty() && filter.exclude_categories.empty()) return true;
+  auto item = catalog_.Get(id);
+  if (!item) return false;
+  for (const auto& c : filter.exclude_categories) {
+    if (item->HasCategory(c)) return false;
+  }
+  if (filter.include_categories.empty()) return true;
+  for (const auto& c : filter.include_categories) {
+    if (item->HasCategory(c)) return true;
+  }
+  return false;
+}
+
+void Engine::Explain(const RecommendRequest& req, const std::vector<TargetPart>& parts,
+                     const std::vector<std::pair<std::string, std::vector<float>>>& context,
+                     const std::vector<std::pair<const RecentEvent*, std::vector<float>>>& liked,
+                     const std::vector<float>& vec, float semantic, float collab,
+                     const std::string& collab_source, float popularity,
+                     Recommendation& r) const {
+  const bool hybrid = req.strategy == Strategy::kHybrid;
+  const float semantic_part = (hybrid ? options_.semantic_weight : 1.0f) * semantic;
+  const float collab_part = (hybrid ? options_.collab_weight : 1.0f) * collab;
+  const float popular_part = hybrid ? options_.popularity_weight * popularity : 0.0f;
+  const bool by_collab = !collab_source.empty() && collab_part >= semantic_part &&
+                         collab_part >= popular_part && collab_part > 0;
+  if (by_collab || parts.empty() || vec.empty()) {
+    if (!collab_source.empty() && collab > 0) {
+      r.reason = Reason::kCollaborative;
+      r.source_item_id = collab_source;
+      auto src = catalog_.Get(collab_source);
+      r.explanation = absl::StrCat("people who liked ", Quote(src ? src->DisplayName() : collab_source),
+                                   " also liked this");
+    } else {
+      r.reason = Reason::kPopular;
+      r.explanation = "popular now";
+    }
+    return;
+  }
+  if (popular_part > semantic_part && popular_part > collab_part) {
+    r.reason = Reason::kPopular;
+    r.explanation = "popular now";
+    return;
+  }
+  const TargetPart* top = &parts.front();
+  float top_contribution = -std::numeric_limits<float>::infinity();
+  for (const auto& p : parts) {
+    const float contribution = p.weight * Dot(p.vector, vec);
+    if (contribution > top_contribution) {
+      top_contribution = contribution;
+      top = &p;
+    }
+  }
+  r.reason = top->reason;
+  if (top->reason == Reason::kQuery) {
+    r.explanation = absl::StrCat("matches your search ", Quote(req.query));
+  } else if (top->reason == Reason::kContext) {
+    const std::pair<std::string, std::vector<float>>* best = &context.front();
+    for (const auto& ctx : context) {
+      if (Dot(ctx.second, vec) > Dot(best->second, vec)) best = &ctx;
+    }
+    r.source_item_id = best->first;
+    auto src = catalog_.Get(best->first);
+    r.explanation = absl::StrCat("similar to ", Quote(src ? src->DisplayName() : best->first));
+  } else {
+    const std::pair<const RecentEvent*, std::vector<float>>* best = nullptr;
+    for (const auto& l : liked) {
+      if (!best || Dot(l.second, vec) > Dot(best->second, vec)) best = &l;
+    }
+    if (best) {
+      r.source_item_id = best->first->item_id;
+      auto src = catalog_.Get(r.source_item_id);
+      r.explanation = absl::StrCat("because you ", Verb(best->first->type), " ",
+                                   Quote(src ? src->DisplayName() : r.source_item_id));
+    } else {
+      r.explanation = "close to your interests";
+    }
+  }
+}
+
 
 absl::Status EngineOptions::Validate() const {
   RETURN_IF_ERROR(user.Validate());
+  RETURN_IF_ERROR(collab.Validate());
+  for (float w : {semantic_weight, collab_weight, popularity_weight}) {
+    if (!(w >= 0) || !std::isfinite(w)) {
+      return absl::InvalidArgumentError("fusion weights must be finite and >= 0");
+    }
+  }
+  if (history_items < 1 || candidates_per_source < 1 || popular_candidates < 0) {
+    return absl::InvalidArgumentError("history_items and candidate counts must be positive");
+  }
   if (!(popularity_half_life_seconds > 0)) {
     return absl::InvalidArgumentError("popularity half-life must be positive");
   }
@@ -92,6 +211,7 @@ Engine::Engine(const EngineOptions& options, std::unique_ptr<Encoder> encoder,
       index_(std::move(index)),
       users_(std::move(users)),
       popularity_(options.popularity_half_life_seconds),
+      collab_(options.collab),
       started_(std::chrono::steady_clock::now()) {}
 
 absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& options,
@@ -182,33 +302,48 @@ absl::StatusOr<std::vector<Recommendation>> Engine::Recommend(const RecommendReq
     return absl::InvalidArgumentError(
         absl::StrCat("novelty must be between 0 and 1 (got ", req.novelty, ")"));
   }
+  const Strategy strategy = req.strategy;
+  const bool use_content = strategy == Strategy::kHybrid || strategy == Strategy::kContent;
+  const bool use_collab = strategy == Strategy::kHybrid || strategy == Strategy::kCollaborative;
 
   std::shared_ptr<const UserProfile> profile;
   if (!req.user_id.empty()) {
     ASSIGN_OR_RETURN(profile, users_->Get(req.user_id));
   }
 
-  // The parts of the target vector.
+  // Semantic target: the parts present, each a unit vector, in a normalized weighted sum.
   std::vector<TargetPart> parts;
-  if (profile) {
-    std::vector<float> dir = profile->InterestDirection();
-    if (!dir.empty() && options_.user_weight > 0) {
-      parts.push_back({Reason::kUserInterest, options_.user_weight, std::move(dir)});
-    }
-  }
-  if (!req.query.empty() && options_.query_weight > 0) {
-    ASSIGN_OR_RETURN(auto q, encoder_->Encode({req.query}, TextKind::kQuery));
-    parts.push_back({Reason::kQuery, options_.query_weight, std::move(q[0])});
-  }
   std::vector<std::pair<std::string, std::vector<float>>> context;
   for (const std::string& id : req.context_item_ids) {
     auto v = index_->GetVector(id);
     if (v.ok()) context.emplace_back(id, std::move(v).value());  // unknown context ids are ignored
   }
-  if (!context.empty() && options_.context_weight > 0) {
-    std::vector<float> mean;
-    for (const auto& [id, v] : context) AddScaled(mean, v, 1.0f);
-    if (Normalize(mean)) parts.push_back({Reason::kContext, options_.context_weight, mean});
+  if (use_content) {
+    if (profile) {
+      std::vector<float> dir = profile->InterestDirection();
+      if (!dir.empty() && options_.user_weight > 0) {
+        parts.push_back({Reason::kUserInterest, options_.user_weight, std::move(dir)});
+      }
+    }
+    if (!req.query.empty() && options_.query_weight > 0) {
+      ASSIGN_OR_RETURN(auto q, encoder_->Encode({req.query}, TextKind::kQuery));
+      parts.push_back({Reason::kQuery, options_.query_weight, std::move(q[0])});
+    }
+    if (!context.empty() && options_.context_weight > 0) {
+      std::vector<float> mean;
+      for (const auto& [id, v] : context) AddScaled(mean, v, 1.0f);
+      if (Normalize(mean)) parts.push_back({Reason::kContext, options_.context_weight, mean});
+    }
+  }
+  std::vector<float> target;
+  for (const auto& p : parts) AddScaled(target, p.vector, p.weight);
+  if (!parts.empty() && !Normalize(target)) target = parts.front().vector;
+
+  // Collaborative seeds: the user's recent consumption (recency-weighted) and the context items.
+  std::vector<CollabSeed> seeds;
+  if (use_collab) {
+    if (profile) seeds = RecentConsumption(*profile);
+    for (const auto& [id, v] : context) seeds.push_back({id, 1.0f});
   }
 
   StringViewSet excluded;
@@ -218,22 +353,10 @@ absl::StatusOr<std::vector<Recommendation>> Engine::Recommend(const RecommendReq
   auto accept = [&](std::string_view id) {
     if (excluded.contains(id)) return false;
     if (exclude_seen && profile->seen.contains(id)) return false;
-    if (req.filter.include_categories.empty() && req.filter.exclude_categories.empty()) {
-      return true;
-    }
-    auto item = catalog_.Get(id);
-    if (!item) return false;
-    for (const auto& c : req.filter.exclude_categories) {
-      if (item->HasCategory(c)) return false;
-    }
-    if (req.filter.include_categories.empty()) return true;
-    for (const auto& c : req.filter.include_categories) {
-      if (item->HasCategory(c)) return true;
-    }
-    return false;
+    return PassesCategories(req.filter, id);
   };
 
-  if (parts.empty()) {
+  if (strategy == Strategy::kPopular || (parts.empty() && seeds.empty())) {
     std::vector<Recommendation> out = PopularItems(req.k, accept);
     if (req.explain) {
       for (auto& r : out) r.explanation = r.score > 0 ? "popular now" : "new in the catalog";
@@ -241,47 +364,101 @@ absl::StatusOr<std::vector<Recommendation>> Engine::Recommend(const RecommendReq
     return out;
   }
 
-  std::vector<float> target;
-  for (const auto& p : parts) AddScaled(target, p.vector, p.weight);
-  if (!Normalize(target)) {
-    // Opposite parts cancelled out exactly: follow the first one.
-    target = parts.front().vector;
-  }
-
-  const bool rerank = req.diversity > 0 || req.novelty > 0;
-  const int fetch = rerank ? std::min(options_.max_k, req.k * 4 + 20) : req.k;
-  ASSIGN_OR_RETURN(std::vector<IndexHit> hits, index_->Search(target, fetch, accept));
-
+  // Candidates from every source, then one score for all of them.
   struct Candidate {
-    IndexHit hit;
-    float relevance;
+    std::string id;
+    float semantic = 0;
+    bool has_semantic = false;
+    float collab = 0;
+    std::string collab_source;
+    float collab_source_share = 0;
+    float popularity = 0;
+    float score = 0;
     std::vector<float> vec;
   };
   std::vector<Candidate> cands;
-  cands.reserve(hits.size());
-  const bool need_vectors = req.diversity > 0 || req.explain;
-  for (auto& h : hits) {
-    Candidate c{std::move(h), 0, {}};
-    c.relevance = c.hit.score;
-    if (need_vectors) {
-      auto v = index_->GetVector(c.hit.id);
-      if (!v.ok()) continue;  // removed since the search
-      c.vec = std::move(v).value();
+  StringMap<size_t> position;
+  auto candidate = [&](const std::string& id) -> Candidate& {
+    auto [it, inserted] = position.try_emplace(id, cands.size());
+    if (inserted) cands.push_back(Candidate{id});
+    return cands[it->second];
+  };
+  const bool rerank = req.diversity > 0 || req.novelty > 0;
+  const bool content_only = strategy == Strategy::kContent;
+  if (!parts.empty()) {
+    // CONTENT without reranking needs exactly k; fusion needs a wider pool.
+    const int fetch = content_only && !rerank
+                          ? req.k
+                          : std::min(std::max(options_.max_k, req.k),
+                                     std::max(req.k * 4 + 20, options_.candidates_per_source));
+    ASSIGN_OR_RETURN(std::vector<IndexHit> hits, index_->Search(target, fetch, accept));
+    for (auto& h : hits) {
+      Candidate& c = candidate(h.id);
+      c.semantic = h.score;
+      c.has_semantic = true;
     }
-    cands.push_back(std::move(c));
   }
-  if (req.novelty > 0) {
-    // Trade popularity for the long tail: subtract the item's popularity on a log scale (0..1).
-    const double max_pop = popularity_.MaxScore();
-    if (max_pop > 0) {
-      const double denom = std::log1p(max_pop);
-      for (auto& c : cands) {
-        c.relevance -= req.novelty * static_cast<float>(std::log1p(popularity_.Score(c.hit.id)) / denom);
+  float seed_mass = 0;
+  if (!seeds.empty()) {
+    for (const CollabSeed& s : seeds) seed_mass += s.weight;
+    const int per_seed = std::max(20, options_.candidates_per_source / static_cast<int>(seeds.size()));
+    for (const CollabSeed& s : seeds) {
+      for (auto& [id, sim] : collab_.Neighbors(s.item_id, per_seed)) {
+        if (!accept(id)) continue;
+        Candidate& c = candidate(id);
+        const float contribution = s.weight * sim;
+        c.collab += contribution;
+        if (contribution > c.collab_source_share) {
+          c.collab_source_share = contribution;
+          c.collab_source = s.item_id;
+        }
       }
     }
-    std::stable_sort(cands.begin(), cands.end(),
-                     [](const Candidate& a, const Candidate& b) { return a.relevance > b.relevance; });
+    for (auto& c : cands) c.collab /= seed_mass;
   }
+  if (strategy == Strategy::kHybrid) {
+    for (auto& [id, score] : popularity_.Top(options_.popular_candidates, accept)) candidate(id);
+  }
+
+  const double max_pop = popularity_.MaxScore();
+  const double pop_denominator = max_pop > 0 ? std::log1p(max_pop) : 1.0;
+  const bool need_vectors = req.diversity > 0 || req.explain || !parts.empty();
+  for (auto& c : cands) {
+    c.popularity = static_cast<float>(std::log1p(popularity_.Score(c.id)) / pop_denominator);
+    if (need_vectors && (!c.has_semantic || req.diversity > 0 || req.explain)) {
+      auto v = index_->GetVector(c.id);
+      if (!v.ok()) {
+        c.score = -std::numeric_limits<float>::infinity();  // removed meanwhile
+        continue;
+      }
+      c.vec = std::move(v).value();
+      if (!c.has_semantic && !parts.empty()) {
+        c.semantic = Dot(target, c.vec);
+        c.has_semantic = true;
+      }
+    }
+    switch (strategy) {
+      case Strategy::kContent:
+        c.score = c.semantic;
+        break;
+      case Strategy::kCollaborative:
+        c.score = c.collab;
+        break;
+      default:
+        c.score = options_.semantic_weight * c.semantic + options_.collab_weight * c.collab +
+                  options_.popularity_weight * c.popularity;
+    }
+    c.score -= req.novelty * c.popularity;  // novelty trades popularity for the long tail
+  }
+  cands.erase(std::remove_if(cands.begin(), cands.end(),
+                             [&](const Candidate& c) {
+                               return !std::isfinite(c.score) ||
+                                      (strategy == Strategy::kCollaborative && c.collab <= 0);
+                             }),
+              cands.end());
+  std::stable_sort(cands.begin(), cands.end(),
+                   [](const Candidate& a, const Candidate& b) { return a.score > b.score; });
+
   std::vector<Candidate> chosen;
   if (req.diversity > 0) {
     // Maximal marginal relevance: relevance against similarity to what is already chosen.
@@ -294,7 +471,7 @@ absl::StatusOr<std::vector<Recommendation>> Engine::Recommend(const RecommendReq
       for (size_t i = 0; i < cands.size(); ++i) {
         if (used[i]) continue;
         const float redundancy = chosen.empty() ? 0.0f : max_sim[i];
-        const float s = lambda * cands[i].relevance - (1 - lambda) * redundancy;
+        const float s = lambda * cands[i].score - (1 - lambda) * redundancy;
         if (s > best_score) {
           best_score = s;
           best = static_cast<int>(i);
@@ -325,50 +502,28 @@ absl::StatusOr<std::vector<Recommendation>> Engine::Recommend(const RecommendReq
   }
 
   std::vector<Recommendation> out;
-  out.reserve(chosen.size());
+  out.reserve(req.k);
+  StringSet taken;
   for (auto& c : chosen) {
     Recommendation r;
-    r.item_id = c.hit.id;
-    r.score = c.relevance;
-    r.item = catalog_.Get(r.item_id);
+    r.item = catalog_.Get(c.id);
     if (!r.item) continue;  // deleted concurrently
-    if (req.explain) {
-      const TargetPart* top = &parts.front();
-      float top_contribution = -std::numeric_limits<float>::infinity();
-      for (const auto& p : parts) {
-        const float contribution = p.weight * Dot(p.vector, c.vec);
-        if (contribution > top_contribution) {
-          top_contribution = contribution;
-          top = &p;
-        }
-      }
-      r.reason = top->reason;
-      if (top->reason == Reason::kQuery) {
-        r.explanation = absl::StrCat("matches your search ", Quote(req.query));
-      } else if (top->reason == Reason::kContext) {
-        const std::pair<std::string, std::vector<float>>* best = &context.front();
-        for (const auto& ctx : context) {
-          if (Dot(ctx.second, c.vec) > Dot(best->second, c.vec)) best = &ctx;
-        }
-        r.source_item_id = best->first;
-        auto src = catalog_.Get(best->first);
-        r.explanation = absl::StrCat("similar to ", Quote(src ? src->DisplayName() : best->first));
-      } else {
-        const std::pair<const RecentEvent*, std::vector<float>>* best = nullptr;
-        for (const auto& l : liked) {
-          if (!best || Dot(l.second, c.vec) > Dot(best->second, c.vec)) best = &l;
-        }
-        if (best) {
-          r.source_item_id = best->first->item_id;
-          auto src = catalog_.Get(r.source_item_id);
-          r.explanation = absl::StrCat("because you ", Verb(best->first->type), " ",
-                                       Quote(src ? src->DisplayName() : r.source_item_id));
-        } else {
-          r.explanation = "close to your interests";
-        }
-      }
-    }
+    r.item_id = c.id;
+    r.score = c.score;
+    if (req.explain) Explain(req, parts, context, liked, c.vec, c.semantic, c.collab,
+                             c.collab_source, c.popularity, r);
     out.push_back(std::move(r));
+  }
+  for (const auto& r : out) taken.insert(r.item_id);
+  // Too few (a COLLABORATIVE user with little history, a narrow filter): fill with popular items.
+  if (static_cast<int>(out.size()) < req.k) {
+    auto more = PopularItems(req.k, [&](std::string_view id) { return !taken.contains(id) && accept(id); });
+    for (auto& r : more) {
+      if (static_cast<int>(out.size()) >= req.k) break;
+      r.score = 0;
+      if (req.explain) r.explanation = "popular now";
+      out.push_back(std::move(r));
+    }
   }
   return out;
 }
@@ -457,7 +612,23 @@ absl::StatusOr<std::vector<EventResult>> Engine::Feedback(const std::string& use
   for (size_t o : order) sorted.push_back(std::move(resolved[o]));
   if (sorted.empty()) return results;
 
+  // The user's consumption before these events: new events pair with it in the co-occurrence model.
+  std::shared_ptr<const UserProfile> before;
+  ASSIGN_OR_RETURN(before, users_->Get(user_id));
   ASSIGN_OR_RETURN(std::vector<bool> applied, users_->ApplyEvents(user_id, sorted));
+  struct Past {
+    std::string item_id;
+    float weight;
+    int64_t timestamp_us;
+  };
+  std::deque<Past> history;  // newest first
+  if (before) {
+    for (const RecentEvent& e : before->recent) {
+      if (static_cast<int>(history.size()) >= options_.history_items) break;
+      const float w = ConsumptionWeight(e.type, e.value, options_.user.rating_scale);
+      if (!e.item_id.empty() && w > 0) history.push_back({e.item_id, w, e.timestamp_us});
+    }
+  }
   int64_t count = 0;
   for (size_t j = 0; j < sorted.size(); ++j) {
     EventResult& res = results[resolved_index[order[j]]];
@@ -468,7 +639,16 @@ absl::StatusOr<std::vector<EventResult>> Engine::Feedback(const std::string& use
     }
     ++count;
     const Event& e = sorted[j].event;
-    if (!e.item_id.empty()) popularity_.Record(e.item_id, PopularityWeight(e.type), e.timestamp_us);
+    if (e.item_id.empty()) continue;
+    popularity_.Record(e.item_id, PopularityWeight(e.type), e.timestamp_us);
+    const float w = ConsumptionWeight(e.type, e.value, options_.user.rating_scale);
+    if (w <= 0) continue;
+    std::vector<PastItem> previous;
+    previous.reserve(history.size());
+    for (const auto& h : history) previous.push_back({h.item_id, h.weight, h.timestamp_us});
+    collab_.Record(e.item_id, w, e.timestamp_us, previous);
+    history.push_front({e.item_id, w, e.timestamp_us});
+    if (static_cast<int>(history.size()) > options_.history_items) history.pop_back();
   }
   events_applied_.fetch_add(count, std::memory_order_relaxed);
   return results;
@@ -487,18 +667,7 @@ absl::StatusOr<std::vector<Recommendation>> Engine::SimilarItems(
                                                  req.filter.exclude_item_ids.end());
   excluded.insert(req.item_id);
   auto accept = [&](std::string_view id) {
-    if (excluded.contains(id)) return false;
-    if (req.filter.include_categories.empty() && req.filter.exclude_categories.empty()) return true;
-    auto item = catalog_.Get(id);
-    if (!item) return false;
-    for (const auto& c : req.filter.exclude_categories) {
-      if (item->HasCategory(c)) return false;
-    }
-    if (req.filter.include_categories.empty()) return true;
-    for (const auto& c : req.filter.include_categories) {
-      if (item->HasCategory(c)) return true;
-    }
-    return false;
+    return !excluded.contains(id) && PassesCategories(req.filter, id);
   };
   ASSIGN_OR_RETURN(auto hits, index_->Search(*vec, req.k, accept));
   auto source = catalog_.Get(req.item_id);
@@ -660,6 +829,7 @@ absl::StatusOr<DeleteItemsResult> Engine::DeleteItems(const std::vector<std::str
     const bool in_catalog = catalog_.Remove(id);
     const bool in_index = index_->Remove(id).ok();
     popularity_.Forget(id);
+    collab_.Forget(id);
     if (in_catalog || in_index) {
       ++result.deleted;
     } else {

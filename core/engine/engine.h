@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "core/catalog/item_catalog.h"
+#include "core/collab/co_occurrence.h"
 #include "core/encoder/encoder.h"
 #include "core/index/item_index.h"
 #include "core/user/user_store.h"
@@ -32,6 +33,17 @@ struct EngineOptions {
   float user_weight = 1.0f;
   float query_weight = 1.0f;
   float context_weight = 1.0f;
+  // HYBRID score = semantic_weight * cosine(target, item) (in [-1, 1])
+  //              + collab_weight * collaborative score (in [0, 1]: the seeds' weighted mean
+  //                neighbour similarity)
+  //              + popularity_weight * popularity prior (log popularity / log max, in [0, 1]).
+  float semantic_weight = 1.0f;
+  float collab_weight = 1.0f;
+  float popularity_weight = 0.1f;
+  CoOccurrenceOptions collab;
+  int history_items = 20;           // recent consumed items that seed collaborative candidates
+  int candidates_per_source = 200;  // semantic (HNSW) and collaborative candidates per request
+  int popular_candidates = 50;      // trending items added to HYBRID's pool
   // Limits on requests (start-up only).
   int max_k = 1000;
   size_t max_id_bytes = 256;
@@ -53,7 +65,13 @@ struct ItemFilter {
   bool include_seen = false;
 };
 
-enum class Reason { kNone, kUserInterest, kQuery, kContext, kPopular, kSimilarItem };
+enum class Reason { kNone, kUserInterest, kQuery, kContext, kPopular, kSimilarItem, kCollaborative };
+
+enum class Strategy { kHybrid, kContent, kCollaborative, kPopular };
+
+// How much an event says the user consumed the item (for co-occurrence and collaborative seeds):
+// positive for every kind of consumption, whatever the rating, 0 for DISLIKE and SKIP.
+float ConsumptionWeight(EventType type, float value, float rating_scale);
 
 struct Recommendation {
   std::string item_id;
@@ -74,6 +92,7 @@ struct RecommendRequest {
   float diversity = 0;
   float novelty = 0;
   bool explain = false;
+  Strategy strategy = Strategy::kHybrid;
 };
 
 struct SimilarItemsRequest {
@@ -157,6 +176,24 @@ class Engine {
   const Encoder& encoder() const { return *encoder_; }
 
  private:
+  struct CollabSeed {
+    std::string item_id;
+    float weight;
+  };
+  // One part of the Recommend target, kept for explanations.
+  struct TargetPart {
+    Reason reason;
+    float weight;
+    std::vector<float> vector;
+  };
+  std::vector<CollabSeed> RecentConsumption(const UserProfile& profile) const;
+  bool PassesCategories(const ItemFilter& filter, std::string_view id) const;
+  void Explain(const RecommendRequest& req, const std::vector<TargetPart>& parts,
+               const std::vector<std::pair<std::string, std::vector<float>>>& context,
+               const std::vector<std::pair<const RecentEvent*, std::vector<float>>>& liked,
+               const std::vector<float>& vec, float semantic, float collab,
+               const std::string& collab_source, float popularity, Recommendation& r) const;
+
   Engine(const EngineOptions& options, std::unique_ptr<Encoder> encoder,
          std::unique_ptr<ItemIndex> index, std::unique_ptr<UserStore> users);
 
@@ -171,6 +208,7 @@ class Engine {
   const std::unique_ptr<UserStore> users_;
   ItemCatalog catalog_;
   PopularityTracker popularity_;
+  CoOccurrenceModel collab_;
   // Serializes the apply phase of catalog writes (index + catalog), never held while encoding.
   absl::Mutex catalog_write_mu_;
   std::atomic<int64_t> events_applied_{0};
