@@ -16,6 +16,7 @@ v1::Reason ReasonToProto(Reason r) {
     case Reason::kContext: return v1::REASON_CONTEXT;
     case Reason::kPopular: return v1::REASON_POPULAR;
     case Reason::kSimilarItem: return v1::REASON_SIMILAR_ITEM;
+    case Reason::kCollaborative: return v1::REASON_COLLABORATIVE;
     case Reason::kNone: break;
   }
   return v1::REASON_UNSPECIFIED;

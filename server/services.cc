@@ -30,6 +30,25 @@ grpc::Status RecommenderService::Recommend(grpc::ServerContext*, const v1::Recom
   r.diversity = req->diversity();
   r.novelty = req->novelty();
   r.explain = req->explain();
+  switch (req->strategy()) {
+    case v1::STRATEGY_UNSPECIFIED:
+    case v1::HYBRID:
+      r.strategy = Strategy::kHybrid;
+      break;
+    case v1::CONTENT:
+      r.strategy = Strategy::kContent;
+      break;
+    case v1::COLLABORATIVE:
+      r.strategy = Strategy::kCollaborative;
+      break;
+    case v1::POPULAR:
+      r.strategy = Strategy::kPopular;
+      break;
+    default:
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("strategy ", req->strategy(),
+                                       " is unknown; use HYBRID, CONTENT, COLLABORATIVE or POPULAR"));
+  }
   auto recs = engine_.Recommend(r);
   if (!recs.ok()) return ToGrpcStatus(recs.status());
   RecommendationsToProto(*recs, req->include_items(), resp);
