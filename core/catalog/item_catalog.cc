@@ -89,6 +89,7 @@ double PopularityTracker::ToNowLocked(double stored) const {
 void PopularityTracker::RebaseLocked(int64_t new_anchor_us) {
   const double factor = std::exp2((anchor_us_ - new_anchor_us) / half_life_us_);
   for (auto& [id, s] : stored_) s *= factor;
+  top_cache_valid_ = false;
   anchor_us_ = new_anchor_us;
 }
 
@@ -103,11 +104,14 @@ void PopularityTracker::Record(std::string_view id, double weight, int64_t times
   // Keep exponents small: rebase once events are 64 half-lives past the anchor.
   if ((latest_us_ - anchor_us_) / half_life_us_ > 64) RebaseLocked(latest_us_);
   stored_[id] += weight * std::exp2((timestamp_us - anchor_us_) / half_life_us_);
+  // Small trackers are ranked afresh on every Top(); large ones at most every 200 ms.
+  if (top_cache_.size() < kTopCacheSize) top_cache_valid_ = false;
 }
 
 void PopularityTracker::Forget(std::string_view id) {
   absl::MutexLock lock(&mu_);
   if (auto it = stored_.find(id); it != stored_.end()) stored_.erase(it);
+  top_cache_valid_ = false;
 }
 
 double PopularityTracker::Score(std::string_view id) const {
@@ -123,17 +127,50 @@ double PopularityTracker::MaxScore() const {
   return ToNowLocked(best);
 }
 
-std::vector<std::pair<std::string, double>> PopularityTracker::Top(
-    size_t n, const std::function<bool(std::string_view)>& accept) const {
-  absl::ReaderMutexLock lock(&mu_);
+std::vector<std::pair<std::string, double>> PopularityTracker::CachedTopLocked() const {
+  constexpr absl::Duration kTopCacheAge = absl::Milliseconds(200);
+  const absl::Time now = absl::Now();
+  if (top_cache_valid_ && now - top_cache_built_ < kTopCacheAge) return top_cache_;
   std::vector<std::pair<double, const std::string*>> all;
   all.reserve(stored_.size());
   for (const auto& [id, s] : stored_) all.push_back({s, &id});
   auto better = [](const auto& a, const auto& b) {
     return a.first != b.first ? a.first > b.first : *a.second < *b.second;
   };
-  std::sort(all.begin(), all.end(), better);
+  const size_t keep = std::min(all.size(), kTopCacheSize);
+  std::partial_sort(all.begin(), all.begin() + keep, all.end(), better);
+  top_cache_.clear();
+  for (size_t i = 0; i < keep; ++i) top_cache_.emplace_back(*all[i].second, all[i].first);
+  top_cache_built_ = now;
+  top_cache_valid_ = true;
+  return top_cache_;
+}
+
+std::vector<std::pair<std::string, double>> PopularityTracker::Top(
+    size_t n, const std::function<bool(std::string_view)>& accept) const {
+  std::vector<std::pair<std::string, double>> cached;
+  double to_now = 1.0;
+  {
+    absl::MutexLock lock(&mu_);
+    cached = CachedTopLocked();
+    to_now = ToNowLocked(1.0);
+  }
   std::vector<std::pair<std::string, double>> out;
+  for (auto& [id, stored] : cached) {
+    if (out.size() >= n) break;
+    if (accept && !accept(id)) continue;
+    out.emplace_back(id, stored * to_now);
+  }
+  if (out.size() >= n || cached.size() < kTopCacheSize) return out;
+  // The filter rejected most of the cached head: rank everything.
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<std::pair<double, const std::string*>> all;
+  all.reserve(stored_.size());
+  for (const auto& [id, s] : stored_) all.push_back({s, &id});
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first > b.first : *a.second < *b.second;
+  });
+  out.clear();
   for (const auto& [s, id] : all) {
     if (out.size() >= n) break;
     if (accept && !accept(*id)) continue;

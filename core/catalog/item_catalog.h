@@ -20,6 +20,8 @@
 
 #include "core/common/string_map.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 
 namespace semrec {
 
@@ -74,8 +76,18 @@ class PopularityTracker {
   void RebaseLocked(int64_t new_anchor_us) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   double ToNowLocked(double stored) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
+  // The best kTopCacheSize ids (descending), rebuilt by Top() when older than 200 ms, after
+  // Forget, or after any Record while fewer than kTopCacheSize items have scores. Scores decay
+  // uniformly, so between rebuilds the order is only off by the events recorded since.
+  static constexpr size_t kTopCacheSize = 1024;
+  std::vector<std::pair<std::string, double>> CachedTopLocked() const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   const double half_life_us_;
   mutable absl::Mutex mu_;
+  mutable std::vector<std::pair<std::string, double>> top_cache_ ABSL_GUARDED_BY(mu_);
+  mutable absl::Time top_cache_built_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  mutable bool top_cache_valid_ ABSL_GUARDED_BY(mu_) = false;
   int64_t anchor_us_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t latest_us_ ABSL_GUARDED_BY(mu_) = 0;
   bool started_ ABSL_GUARDED_BY(mu_) = false;

@@ -60,3 +60,23 @@ TEST(PopularityTrackerTest, DecaysByEventTimeWithHalfLife) {
 
 }  // namespace
 }  // namespace semrec
+
+namespace semrec {
+namespace {
+
+TEST(PopularityTrackerTest, TopOfALargeCatalogStaysCorrectWithFilters) {
+  PopularityTracker pop(86400);
+  for (int i = 0; i < 3000; ++i) pop.Record("i" + std::to_string(i), 1.0 + i, 0);
+  auto top = pop.Top(3, nullptr);
+  ASSERT_EQ(top.size(), 3u);
+  EXPECT_EQ(top[0].first, "i2999");
+  // A filter rejecting the whole cached head falls back to ranking everything.
+  auto low = pop.Top(2, [](std::string_view id) { return id.size() <= 3; });  // i0..i99
+  ASSERT_EQ(low.size(), 2u);
+  EXPECT_EQ(low[0].first, "i99");
+  pop.Forget("i2999");
+  EXPECT_EQ(pop.Top(1, nullptr)[0].first, "i2998");
+}
+
+}  // namespace
+}  // namespace semrec
