@@ -1,22 +1,18 @@
 // semrec: the command-line client of a semrec server. Bulk imports of items and events with a
-// progress bar, and one command per RPC for operators. Human-readable output by default, one JSON
-// object per response with --json. Exit status: 0 ok, 1 the call failed, 2 usage error.
+// progress bar, one command per RPC for operators, and `eval`, which scores the server's
+// recommendations on a dataset replayed through the API (client/eval.h). Human-readable output by
+// default, one JSON object per response with --json. Exit status: 0 ok, 1 the call failed, 2
+// usage error.
 #include <google/protobuf/util/json_util.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <cmath>
 #include <cstdio>
-#include <deque>
 #include <fstream>
-#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -29,9 +25,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "client/cli_support.h"
+#include "client/eval.h"
 #include "client/semrec_client.h"
 #include "core/catalog/catalog_io.h"
 
@@ -40,15 +36,15 @@ ABSL_FLAG(bool, json, false, "Print responses as JSON (one object per line)");
 ABSL_FLAG(absl::Duration, deadline, absl::Seconds(5), "Deadline of each call, retries included");
 ABSL_FLAG(int, batch, 0, "import: items per UpsertItems (256) or events per Feedback (500)");
 ABSL_FLAG(int, parallel, 4,
-          "import events: Feedback calls in flight; users are split among them, each user's "
+          "import events, eval: calls in flight; users are split among them, each user's "
           "events stay in file order (1 = strictly sequential)");
 ABSL_FLAG(std::string, user, "", "recommend: user id");
 ABSL_FLAG(std::string, query, "", "recommend: query text");
 ABSL_FLAG(std::vector<std::string>, context, {}, "recommend: context item ids, comma-separated");
-ABSL_FLAG(int, k, 10, "Number of items (recommend, similar; user: nearest items)");
+ABSL_FLAG(int, k, 10, "Number of items (recommend, similar, eval; user: nearest items)");
 ABSL_FLAG(bool, explain, false, "recommend, similar: explain each item");
-ABSL_FLAG(double, diversity, 0, "recommend: 0..1, MMR diversity");
-ABSL_FLAG(double, novelty, 0, "recommend: 0..1, preference for less popular items");
+ABSL_FLAG(double, diversity, 0, "recommend, eval: 0..1, MMR diversity");
+ABSL_FLAG(double, novelty, 0, "recommend, eval: 0..1, preference for less popular items");
 ABSL_FLAG(std::vector<std::string>, include_categories, {},
           "recommend, similar: keep only items in one of these categories");
 ABSL_FLAG(std::vector<std::string>, exclude_categories, {},
@@ -58,6 +54,14 @@ ABSL_FLAG(double, value, 0, "feedback: event value (the rating for RATING)");
 ABSL_FLAG(std::string, text, "", "feedback: event text (the query for SEARCH)");
 ABSL_FLAG(std::string, event_id, "", "feedback: idempotency key (makes the call retryable)");
 ABSL_FLAG(bool, tokens, false, "embed: print the tokens fed to the model");
+ABSL_FLAG(std::string, items, "", "eval: the catalog, one item per line (JSONL)");
+ABSL_FLAG(std::string, events, "", "eval: the events, one per line (JSONL), sorted by ts");
+ABSL_FLAG(std::vector<std::string>, strategies,
+          std::vector<std::string>({"HYBRID", "CONTENT", "COLLABORATIVE", "POPULAR"}),
+          "eval: Recommend strategies to compare");
+ABSL_FLAG(std::string, json_out, "", "eval: write every figure and the parameters here (JSON)");
+ABSL_FLAG(std::string, chart, "", "eval: draw the comparison here (PNG)");
+ABSL_FLAG(bool, skip_import, false, "eval: the items are on the server already");
 
 namespace semrec {
 namespace {
@@ -82,6 +86,12 @@ commands:
   delete-items ID...
   stats
   embed TEXT... [--tokens]
+  eval --items=ITEMS.jsonl --events=EVENTS.jsonl [--k=10] [--novelty=0] [--diversity=0]
+       [--strategies=HYBRID,CONTENT,COLLABORATIVE,POPULAR] [--json-out=eval.json]
+       [--chart=eval.png] [--skip-import] [--parallel=4]
+      leave-last-out evaluation over the API: upserts the items, replays all but each user's
+      last event through Feedback, then scores Recommend (k, seen items excluded) per strategy:
+      HR@k, NDCG@k, catalog coverage, long-tail share, latency
 
 exit status: 0 ok, 1 the call failed ("error: CODE: message" on stderr), 2 usage error
 )";
@@ -116,12 +126,6 @@ void PrintJson(const google::protobuf::Message& message) {
 
 void PrintJson(const nlohmann::json& j) { std::printf("%s\n", j.dump().c_str()); }
 
-// Terminal columns of UTF-8 text (one per code point: good enough for titles).
-size_t Utf8Width(const std::string& s) {
-  return std::count_if(s.begin(), s.end(),
-                       [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; });
-}
-
 std::string Utf8Truncate(const std::string& s, size_t max_width) {
   if (Utf8Width(s) <= max_width) return s;
   size_t width = 0, i = 0;
@@ -129,26 +133,6 @@ std::string Utf8Truncate(const std::string& s, size_t max_width) {
     if ((static_cast<unsigned char>(s[i]) & 0xC0) != 0x80 && ++width > max_width - 3) break;
   }
   return s.substr(0, i) + "...";
-}
-
-// A left-aligned text table with columns as wide as their widest cell.
-void PrintTable(const std::vector<std::string>& header,
-                const std::vector<std::vector<std::string>>& rows) {
-  std::vector<size_t> widths(header.size());
-  for (size_t c = 0; c < header.size(); ++c) widths[c] = Utf8Width(header[c]);
-  for (const auto& row : rows) {
-    for (size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], Utf8Width(row[c]));
-  }
-  auto print_row = [&](const std::vector<std::string>& row) {
-    std::string line;
-    for (size_t c = 0; c < row.size(); ++c) {
-      line += row[c];
-      if (c + 1 < row.size()) line.append(widths[c] - Utf8Width(row[c]) + 2, ' ');
-    }
-    std::printf("%s\n", line.c_str());
-  };
-  print_row(header);
-  for (const auto& row : rows) print_row(row);
 }
 
 // What a person calls the item: its title, else the first sentence of its text.
@@ -188,79 +172,6 @@ std::string FormatTimestamp(const google::protobuf::Timestamp& ts) {
                           absl::UTCTimeZone());
 }
 
-std::string FormatSeconds(double seconds) {
-  if (seconds < 0) return "?";
-  const int64_t s = static_cast<int64_t>(seconds + 0.5);
-  if (s < 60) return absl::StrCat(s, "s");
-  if (s < 3600) return absl::StrFormat("%dm%02ds", s / 60, s % 60);
-  return absl::StrFormat("%dh%02dm", s / 3600, (s % 3600) / 60);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Progress on stderr: a bar redrawn in place on a terminal, else one line per 10%.
-
-class Progress {
- public:
-  Progress(std::string unit, int64_t total)
-      : unit_(std::move(unit)), total_(total), tty_(isatty(STDERR_FILENO) == 1) {}
-
-  // Thread-safe.
-  void Add(int64_t n) {
-    absl::MutexLock lock(&mu_);
-    done_ += n;
-    const absl::Time now = absl::Now();
-    if (tty_) {
-      if (now - last_draw_ >= absl::Milliseconds(100) || done_ == total_) {
-        last_draw_ = now;
-        DrawLocked(now);
-      }
-    } else if (total_ > 0 && done_ * 10 / total_ > tenths_drawn_) {
-      tenths_drawn_ = static_cast<int>(done_ * 10 / total_);
-      DrawLocked(now);
-    }
-  }
-
-  // Ends the bar's line; call once, after the last Add.
-  void Finish() {
-    absl::MutexLock lock(&mu_);
-    if (tty_) {
-      DrawLocked(absl::Now());
-      std::fputc('\n', stderr);
-    }
-  }
-
-  double seconds() const { return absl::ToDoubleSeconds(absl::Now() - start_); }
-
- private:
-  void DrawLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    const double elapsed = absl::ToDoubleSeconds(now - start_);
-    const double rate = elapsed > 0 ? done_ / elapsed : 0;
-    const double fraction = total_ > 0 ? static_cast<double>(done_) / total_ : 1;
-    const std::string eta = rate > 0 ? FormatSeconds((total_ - done_) / rate) : "?";
-    const std::string stats =
-        absl::StrFormat("%3d%%  %d/%d %s  %.0f/s  ETA %s", static_cast<int>(fraction * 100), done_,
-                        total_, unit_, rate, eta);
-    if (tty_) {
-      constexpr int kWidth = 30;
-      const int filled = static_cast<int>(fraction * kWidth);
-      std::fprintf(stderr, "\r[%s%s] %s\x1b[K", std::string(filled, '#').c_str(),
-                   std::string(kWidth - filled, '.').c_str(), stats.c_str());
-    } else {
-      std::fprintf(stderr, "%s\n", stats.c_str());
-    }
-    std::fflush(stderr);
-  }
-
-  const std::string unit_;
-  const int64_t total_;
-  const bool tty_;
-  const absl::Time start_ = absl::Now();
-  absl::Mutex mu_;
-  int64_t done_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::Time last_draw_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
-  int tenths_drawn_ ABSL_GUARDED_BY(mu_) = 0;
-};
-
 // ---------------------------------------------------------------------------------------------
 // Commands. Each takes the positional arguments after its name and returns the exit status.
 
@@ -281,179 +192,24 @@ int ImportItems(const Command& cmd) {
   if (batch < 1 || batch > 1000) return UsageError("--batch must be in 1..1000");
   absl::StatusOr<std::vector<Item>> items = ReadItemsJsonl(cmd.args[0]);
   if (!items.ok()) return Failed(items.status());
-
-  Progress progress("items", static_cast<int64_t>(items->size()));
-  int64_t created = 0, updated = 0, unchanged = 0;
-  for (size_t begin = 0; begin < items->size(); begin += batch) {
-    const size_t end = std::min(items->size(), begin + batch);
-    v1::UpsertItemsRequest request;
-    for (size_t i = begin; i < end; ++i) {
-      Item& item = (*items)[i];
-      v1::Item* out = request.add_items();
-      out->set_id(std::move(item.id));
-      out->set_text(std::move(item.text));
-      for (std::string& c : item.categories) out->add_categories(std::move(c));
-      out->mutable_attributes()->insert(item.attributes.begin(), item.attributes.end());
-    }
-    absl::StatusOr<v1::UpsertItemsResponse> response = cmd.client.UpsertItems(request);
-    if (!response.ok()) {
-      progress.Finish();
-      return Failed(absl::Status(
-          response.status().code(),
-          absl::StrCat("items ", begin + 1, "..", end, " of ", items->size(), " (first id '",
-                       request.items(0).id(), "'): ", response.status().message(), "; ", begin,
-                       " items were imported before them")));
-    }
-    created += response->created();
-    updated += response->updated();
-    unchanged += response->unchanged();
-    progress.Add(static_cast<int64_t>(end - begin));
-  }
-  progress.Finish();
-  const double seconds = progress.seconds();
-  const double rate = seconds > 0 ? items->size() / seconds : 0;
+  absl::StatusOr<UpsertSummary> s = UpsertItemsInBatches(cmd.client, std::move(*items), batch);
+  if (!s.ok()) return Failed(s.status());
+  const double rate = s->seconds > 0 ? s->items / s->seconds : 0;
   if (cmd.json) {
-    PrintJson(nlohmann::json{{"items", items->size()},
-                             {"created", created},
-                             {"updated", updated},
-                             {"unchanged", unchanged},
-                             {"seconds", seconds},
+    PrintJson(nlohmann::json{{"items", s->items},
+                             {"created", s->created},
+                             {"updated", s->updated},
+                             {"unchanged", s->unchanged},
+                             {"seconds", s->seconds},
                              {"items_per_second", rate}});
   } else {
     std::printf(
-        "imported %zu items in %.2f s (%.0f items/s): %lld created, %lld updated, %lld "
+        "imported %lld items in %.2f s (%.0f items/s): %lld created, %lld updated, %lld "
         "unchanged\n",
-        items->size(), seconds, rate, static_cast<long long>(created),
-        static_cast<long long>(updated), static_cast<long long>(unchanged));
+        static_cast<long long>(s->items), s->seconds, rate, static_cast<long long>(s->created),
+        static_cast<long long>(s->updated), static_cast<long long>(s->unchanged));
   }
   return kExitOk;
-}
-
-// Event type by name, case-insensitive; UNSPECIFIED is not a valid name.
-absl::StatusOr<v1::EventType> ParseEventType(const std::string& name) {
-  v1::EventType type;
-  if (v1::EventType_Parse(absl::AsciiStrToUpper(name), &type) &&
-      type != v1::EVENT_TYPE_UNSPECIFIED) {
-    return type;
-  }
-  std::vector<std::string> valid;
-  const auto* descriptor = v1::EventType_descriptor();
-  for (int i = 0; i < descriptor->value_count(); ++i) {
-    if (descriptor->value(i)->number() != v1::EVENT_TYPE_UNSPECIFIED) {
-      valid.push_back(descriptor->value(i)->name());
-    }
-  }
-  return absl::InvalidArgumentError(
-      absl::StrCat("unknown event type '", name, "'; valid types: ", absl::StrJoin(valid, ", ")));
-}
-
-struct UserEvent {
-  std::string user_id;
-  v1::Event event;
-};
-
-// Reads the whole file first, so that a malformed line stops the import before anything is sent.
-absl::StatusOr<std::vector<UserEvent>> ReadEventsJsonl(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open events file ", path));
-  std::vector<UserEvent> events;
-  std::string line;
-  for (int line_no = 1; std::getline(in, line); ++line_no) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    auto bad = [&](const std::string& why) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ":", line_no, ": ", why));
-    };
-    const nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
-    if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
-    // Ids may be written as JSON strings or integers.
-    auto id = [&](const char* key, std::string* out) {
-      auto it = j.find(key);
-      if (it == j.end()) return true;
-      if (it->is_string()) {
-        *out = it->get<std::string>();
-      } else if (it->is_number_integer()) {
-        *out = it->dump();
-      } else {
-        return false;
-      }
-      return true;
-    };
-    auto text = [&](const char* key, std::string* out) {
-      auto it = j.find(key);
-      if (it == j.end()) return true;
-      if (!it->is_string()) return false;
-      *out = it->get<std::string>();
-      return true;
-    };
-    UserEvent e;
-    if (!id("user_id", &e.user_id) || e.user_id.empty()) return bad("\"user_id\" is required");
-    if (!id("item_id", e.event.mutable_item_id())) return bad("\"item_id\" must be a string");
-    if (!text("event_id", e.event.mutable_event_id())) return bad("\"event_id\" must be a string");
-    if (!text("text", e.event.mutable_text())) return bad("\"text\" must be a string");
-    auto type = j.find("type");
-    if (type == j.end() || !type->is_string()) return bad("\"type\" must be an event type name");
-    absl::StatusOr<v1::EventType> parsed = ParseEventType(type->get<std::string>());
-    if (!parsed.ok()) return bad(std::string(parsed.status().message()));
-    e.event.set_type(*parsed);
-    if (auto v = j.find("value"); v != j.end()) {
-      if (!v->is_number()) return bad("\"value\" must be a number");
-      e.event.set_value(v->get<float>());
-    }
-    if (auto ts = j.find("ts"); ts != j.end()) {
-      if (!ts->is_number()) return bad("\"ts\" must be seconds since the epoch");
-      const double seconds = ts->get<double>();
-      const int64_t whole = static_cast<int64_t>(std::floor(seconds));
-      e.event.mutable_timestamp()->set_seconds(whole);
-      e.event.mutable_timestamp()->set_nanos(static_cast<int32_t>((seconds - whole) * 1e9));
-    }
-    events.push_back(std::move(e));
-  }
-  return events;
-}
-
-// A bounded FIFO of Feedback calls for one worker.
-class RequestQueue {
- public:
-  explicit RequestQueue(size_t capacity) : capacity_(capacity) {}
-
-  void Push(v1::FeedbackRequest request) {
-    absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(
-        +[](RequestQueue* q)
-             ABSL_NO_THREAD_SAFETY_ANALYSIS { return q->queue_.size() < q->capacity_; },
-        this));
-    queue_.push_back(std::move(request));
-  }
-  // No more requests will be pushed.
-  void Close() {
-    absl::MutexLock lock(&mu_);
-    closed_ = true;
-  }
-  // False when closed and drained.
-  bool Pop(v1::FeedbackRequest* request) {
-    absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(
-        +[](RequestQueue* q)
-             ABSL_NO_THREAD_SAFETY_ANALYSIS { return q->closed_ || !q->queue_.empty(); },
-        this));
-    if (queue_.empty()) return false;
-    *request = std::move(queue_.front());
-    queue_.pop_front();
-    return true;
-  }
-
- private:
-  const size_t capacity_;
-  absl::Mutex mu_;
-  std::deque<v1::FeedbackRequest> queue_ ABSL_GUARDED_BY(mu_);
-  bool closed_ ABSL_GUARDED_BY(mu_) = false;
-};
-
-// Errors about one request; anything else (server unreachable, deadline...) stops the import.
-bool IsRequestError(absl::StatusCode code) {
-  return code == absl::StatusCode::kInvalidArgument || code == absl::StatusCode::kNotFound ||
-         code == absl::StatusCode::kFailedPrecondition || code == absl::StatusCode::kOutOfRange ||
-         code == absl::StatusCode::kAlreadyExists;
 }
 
 int ImportEvents(const Command& cmd) {
@@ -464,97 +220,35 @@ int ImportEvents(const Command& cmd) {
   if (parallel < 1 || parallel > 64) return UsageError("--parallel must be in 1..64");
   absl::StatusOr<std::vector<UserEvent>> events = ReadEventsJsonl(cmd.args[0]);
   if (!events.ok()) return Failed(events.status());
-
-  Progress progress("events", static_cast<int64_t>(events->size()));
-  std::atomic<int64_t> calls{0}, applied{0}, item_not_found{0}, duplicates{0}, errors{0};
-  std::atomic<bool> stop{false};
-  absl::Mutex error_mu;
-  absl::Status first_error;  // guarded by error_mu
-  int64_t error_calls = 0;   // guarded by error_mu
-
-  // Worker w owns the users that hash to w: its FIFO keeps each user's events in file order.
-  std::vector<std::unique_ptr<RequestQueue>> queues;
-  std::vector<std::thread> workers;
-  for (int w = 0; w < parallel; ++w) {
-    queues.push_back(std::make_unique<RequestQueue>(16));
-    workers.emplace_back([&, queue = queues.back().get()] {
-      v1::FeedbackRequest request;
-      while (queue->Pop(&request)) {
-        const int n = request.events_size();
-        if (stop.load()) {
-          progress.Add(n);
-          continue;
-        }
-        absl::StatusOr<v1::FeedbackResponse> response = cmd.client.Feedback(request);
-        calls.fetch_add(1);
-        if (response.ok()) {
-          for (const v1::EventResult& r : response->results()) {
-            if (r.outcome() == v1::APPLIED) applied.fetch_add(1);
-            if (r.outcome() == v1::ITEM_NOT_FOUND) item_not_found.fetch_add(1);
-            if (r.outcome() == v1::DUPLICATE) duplicates.fetch_add(1);
-          }
-        } else {
-          errors.fetch_add(n);
-          absl::MutexLock lock(&error_mu);
-          if (++error_calls == 1) {
-            first_error = absl::Status(
-                response.status().code(),
-                absl::StrCat("user ", request.user_id(), ": ", response.status().message()));
-          }
-          if (!IsRequestError(response.status().code())) stop.store(true);
-        }
-        progress.Add(n);
-      }
-    });
-  }
-
-  // Consecutive events of one user, up to `batch`, make one call.
-  const std::hash<std::string> hash;
-  v1::FeedbackRequest request;
-  auto flush = [&] {
-    if (request.events_size() == 0) return;
-    queues[hash(request.user_id()) % parallel]->Push(std::move(request));
-    request = v1::FeedbackRequest();
-  };
-  for (UserEvent& e : *events) {
-    if (stop.load()) break;
-    if (request.user_id() != e.user_id || request.events_size() >= batch) flush();
-    request.set_user_id(e.user_id);
-    *request.add_events() = std::move(e.event);
-  }
-  flush();
-  for (auto& q : queues) q->Close();
-  for (auto& t : workers) t.join();
-  progress.Finish();
-
-  const int64_t sent = applied + item_not_found + duplicates + errors;
-  const double seconds = progress.seconds();
-  const double rate = seconds > 0 ? sent / seconds : 0;
+  const ReplaySummary r =
+      ReplayEvents(cmd.client, std::move(*events), {.batch = batch, .parallel = parallel});
+  const double rate = r.seconds > 0 ? r.sent() / r.seconds : 0;
   if (cmd.json) {
-    PrintJson(nlohmann::json{{"events", events->size()},
-                             {"calls", calls.load()},
-                             {"applied", applied.load()},
-                             {"item_not_found", item_not_found.load()},
-                             {"duplicates", duplicates.load()},
-                             {"errors", errors.load()},
-                             {"seconds", seconds},
+    PrintJson(nlohmann::json{{"events", r.events},
+                             {"calls", r.calls},
+                             {"applied", r.applied},
+                             {"item_not_found", r.item_not_found},
+                             {"duplicates", r.duplicates},
+                             {"errors", r.errors},
+                             {"seconds", r.seconds},
                              {"events_per_second", rate}});
   } else {
     std::printf(
-        "replayed %lld of %zu events in %lld calls, %.2f s (%.0f events/s): %lld applied, "
+        "replayed %lld of %lld events in %lld calls, %.2f s (%.0f events/s): %lld applied, "
         "%lld item not found, %lld duplicates, %lld errors\n",
-        static_cast<long long>(sent), events->size(), static_cast<long long>(calls.load()), seconds,
-        rate, static_cast<long long>(applied.load()), static_cast<long long>(item_not_found.load()),
-        static_cast<long long>(duplicates.load()), static_cast<long long>(errors.load()));
+        static_cast<long long>(r.sent()), static_cast<long long>(r.events),
+        static_cast<long long>(r.calls), r.seconds, rate, static_cast<long long>(r.applied),
+        static_cast<long long>(r.item_not_found), static_cast<long long>(r.duplicates),
+        static_cast<long long>(r.errors));
   }
-  absl::MutexLock lock(&error_mu);
-  if (first_error.ok()) return kExitOk;
+  if (r.first_error.ok()) return kExitOk;
   return Failed(absl::Status(
-      first_error.code(),
-      absl::StrCat(
-          first_error.message(),
-          error_calls > 1 ? absl::StrCat(" (and ", error_calls - 1, " more failed calls)") : "",
-          stop.load() ? "; import stopped" : "")));
+      r.first_error.code(),
+      absl::StrCat(r.first_error.message(),
+                   r.failed_calls > 1
+                       ? absl::StrCat(" (and ", r.failed_calls - 1, " more failed calls)")
+                       : "",
+                   r.stopped ? "; import stopped" : "")));
 }
 
 int Import(const Command& cmd) {
@@ -771,6 +465,61 @@ int Embed(const Command& cmd) {
   return kExitOk;
 }
 
+int Eval(const Command& cmd) {
+  if (!cmd.args.empty()) return UsageError("eval takes flags only");
+  EvalOptions options;
+  options.items_file = absl::GetFlag(FLAGS_items);
+  options.events_file = absl::GetFlag(FLAGS_events);
+  if (options.items_file.empty() || options.events_file.empty()) {
+    return UsageError("eval needs --items=FILE.jsonl and --events=FILE.jsonl");
+  }
+  options.k = absl::GetFlag(FLAGS_k);
+  if (options.k < 1 || options.k > 1000) return UsageError("--k must be in 1..1000");
+  options.parallel = absl::GetFlag(FLAGS_parallel);
+  if (options.parallel < 1 || options.parallel > 64) {
+    return UsageError("--parallel must be in 1..64");
+  }
+  options.strategies.clear();
+  for (const std::string& name : absl::GetFlag(FLAGS_strategies)) {
+    v1::Strategy strategy;
+    if (!v1::Strategy_Parse(absl::AsciiStrToUpper(name), &strategy) ||
+        strategy == v1::STRATEGY_UNSPECIFIED) {
+      return UsageError(absl::StrCat("unknown strategy '", name,
+                                     "'; valid: HYBRID, CONTENT, COLLABORATIVE, POPULAR"));
+    }
+    options.strategies.push_back(strategy);
+  }
+  if (options.strategies.empty()) return UsageError("--strategies is empty");
+  options.novelty = static_cast<float>(absl::GetFlag(FLAGS_novelty));
+  options.diversity = static_cast<float>(absl::GetFlag(FLAGS_diversity));
+  options.skip_import = absl::GetFlag(FLAGS_skip_import);
+  options.target = cmd.client.options().target;
+
+  absl::StatusOr<EvalReport> report = RunEval(cmd.client, options);
+  if (!report.ok()) return Failed(report.status());
+  if (cmd.json) {
+    PrintJson(EvalReportToJson(*report));
+  } else {
+    PrintEvalTable(*report);
+  }
+  if (const std::string path = absl::GetFlag(FLAGS_json_out); !path.empty()) {
+    std::ofstream out(path, std::ios::trunc);
+    out << EvalReportToJson(*report).dump(2) << "\n";
+    out.close();
+    if (!out) return Failed(absl::InternalError(absl::StrCat("cannot write ", path)));
+  }
+  if (const std::string path = absl::GetFlag(FLAGS_chart); !path.empty()) {
+    if (absl::Status written = WriteEvalChart(*report, path); !written.ok()) {
+      return Failed(written);
+    }
+  }
+  // Figures are printed and written either way; a strategy the server refused still fails the run.
+  for (const StrategyResult& s : report->strategies) {
+    if (!s.error.ok()) return Failed(s.error);
+  }
+  return kExitOk;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Command line.
 
@@ -861,6 +610,7 @@ int Run(int argc, char** argv) {
       {"user", User},        {"delete-user", DeleteUser},
       {"get-item", GetItem}, {"delete-items", DeleteItems},
       {"stats", Stats},      {"embed", Embed},
+      {"eval", Eval},
   };
   auto handler = kCommands->find(command);
   if (handler == kCommands->end())

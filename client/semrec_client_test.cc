@@ -11,6 +11,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -27,6 +28,7 @@ namespace {
 
 using ::testing::AllOf;
 using ::testing::Contains;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
@@ -451,6 +453,95 @@ TEST_F(SemrecCliTest, RpcErrorsExitWith1WithCodeAndMessage) {
   CliResult k0 = RunCli({"recommend", "--k=0"});
   EXPECT_EQ(k0.exit_code, 1);
   EXPECT_THAT(k0.err, StartsWith("error: INVALID_ARGUMENT: "));
+}
+
+TEST_F(SemrecCliTest, EvalScoresEveryStrategyAndWritesJsonAndChart) {
+  // Twelve items of the demo catalog, and 31 events: five for each of six users, one for a
+  // seventh (no test case).
+  std::ifstream catalog(TestSourceDir() + "/examples/catalog.jsonl");
+  std::string items, line;
+  std::vector<std::string> ids;
+  while (ids.size() < 12 && std::getline(catalog, line)) {
+    items += line + "\n";
+    ids.push_back(nlohmann::json::parse(line).at("id").get<std::string>());
+  }
+  ASSERT_EQ(ids.size(), 12u);
+  std::string events;
+  int64_t ts = 1700000000;
+  for (int round = 0; round < 5; ++round) {
+    for (int u = 0; u < 6; ++u) {
+      events += nlohmann::json{{"user_id", absl::StrCat("eval-u", u)},
+                               {"item_id", ids[(u * 2 + round * 3) % ids.size()]},
+                               {"type", "RATING"},
+                               {"value", 1 + (u + round) % 5},
+                               {"ts", ts++}}
+                    .dump() +
+                "\n";
+    }
+  }
+  events += R"({"user_id": "eval-once", "item_id": ")" + ids[0] +
+            R"(", "type": "LIKE", "ts": 1700000100})" + "\n";
+  const std::string items_path = WriteTempFile("items.jsonl", items);
+  const std::string events_path = WriteTempFile("events.jsonl", events);
+  const std::string json_path = TempPath("eval.json");
+  const std::string chart_path = TempPath("eval.png");
+
+  CliResult eval = RunCli({"eval", "--items=" + items_path, "--events=" + events_path, "--k=5",
+                           "--json_out=" + json_path, "--chart=" + chart_path, "--parallel=2"});
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  EXPECT_THAT(eval.out, AllOf(HasSubstr("HR@5"), HasSubstr("NDCG@5"), HasSubstr("POPULAR")));
+  EXPECT_THAT(eval.err, HasSubstr("100%"));  // progress of the replay
+
+  const nlohmann::json report = nlohmann::json::parse(ReadFile(json_path), nullptr, false);
+  ASSERT_TRUE(report.is_object()) << ReadFile(json_path);
+  EXPECT_EQ(report["parameters"]["k"], 5);
+  EXPECT_EQ(report["dataset"]["events"], 31);
+  EXPECT_EQ(report["dataset"]["users"], 7);
+  EXPECT_EQ(report["dataset"]["single_event_users"], 1);
+  EXPECT_EQ(report["dataset"]["test_cases"], 6);
+  EXPECT_EQ(report["dataset"]["catalog_items"], 12);
+  EXPECT_EQ(report["replay"]["applied"], 25);
+  EXPECT_EQ(report["import"]["items"], 12);
+  std::vector<std::string> strategies;
+  for (const auto& s : report["strategies"]) {
+    strategies.push_back(s["strategy"]);
+    EXPECT_EQ(s["test_cases"], 6);
+    EXPECT_GE(s["hr"].get<double>(), 0);
+    EXPECT_LE(s["hr"].get<double>(), 1);
+    EXPECT_GE(s["ndcg"].get<double>(), 0);
+    EXPECT_LE(s["ndcg"].get<double>(), s["hr"].get<double>());
+    EXPECT_GE(s["coverage"].get<double>(), 0);
+    EXPECT_LE(s["coverage"].get<double>(), 1);
+    EXPECT_GE(s["long_tail_share"].get<double>(), 0);
+    EXPECT_LE(s["long_tail_share"].get<double>(), 1);
+    EXPECT_GT(s["recommended_slots"].get<int>(), 0);
+    EXPECT_GT(s["latency_ms"]["p50"].get<double>(), 0);
+    EXPECT_FALSE(s.contains("error")) << s.dump();
+  }
+  EXPECT_THAT(strategies, ElementsAre("HYBRID", "CONTENT", "COLLABORATIVE", "POPULAR"));
+
+  const std::string png = ReadFile(chart_path);
+  EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
+}
+
+TEST_F(SemrecCliTest, EvalFailsClearlyOnAMissingFileOrAnUnreachableServer) {
+  const std::string events = WriteTempFile(
+      "events.jsonl", R"({"user_id": "u", "item_id": "book-001", "type": "LIKE", "ts": 1})");
+  CliResult missing = RunCli({"eval", "--items=/nonexistent/items.jsonl", "--events=" + events});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.err, AllOf(StartsWith("error: NOT_FOUND: "), HasSubstr("/nonexistent")));
+
+  const std::string items = TestSourceDir() + "/examples/catalog.jsonl";
+  RefusedPort port;
+  ASSERT_NE(port.port(), 0);
+  CliResult down =
+      RunCli({"--target=" + port.target(), "eval", "--items=" + items, "--events=" + events});
+  EXPECT_EQ(down.exit_code, 1);
+  EXPECT_THAT(down.err, StartsWith("error: UNAVAILABLE: "));
+
+  EXPECT_EQ(RunCli({"eval", "--items=" + items}).exit_code, 2);
+  EXPECT_EQ(
+      RunCli({"eval", "--items=" + items, "--events=" + events, "--strategies=BEST"}).exit_code, 2);
 }
 
 }  // namespace
