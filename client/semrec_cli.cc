@@ -92,6 +92,8 @@ commands:
       leave-last-out evaluation over the API: upserts the items, replays all but each user's
       last event through Feedback, then scores Recommend (k, seen items excluded) per strategy:
       HR@k, NDCG@k, catalog coverage, long-tail share, latency
+  tokenize TEXT...
+      the token strings and ids the model is fed for each TEXT
 
 exit status: 0 ok, 1 the call failed ("error: CODE: message" on stderr), 2 usage error
 )";
@@ -465,6 +467,31 @@ int Embed(const Command& cmd) {
   return kExitOk;
 }
 
+// Tokens and ids exactly as the server's model sees them (query prefix included).
+int Tokenize(const Command& cmd) {
+  if (cmd.args.empty()) return UsageError("tokenize takes at least one TEXT");
+  v1::EmbedRequest request;
+  for (const std::string& text : cmd.args) request.add_texts(text);
+  request.set_return_tokens(true);
+  absl::StatusOr<v1::EmbedResponse> response = cmd.client.Embed(request);
+  if (!response.ok()) return Failed(response.status());
+  if (cmd.json) {
+    for (const v1::Embedding& e : response->embeddings()) {
+      v1::Embedding tokens_only;
+      *tokens_only.mutable_token_ids() = e.token_ids();
+      *tokens_only.mutable_tokens() = e.tokens();
+      PrintJson(tokens_only);
+    }
+    return kExitOk;
+  }
+  for (int i = 0; i < response->embeddings_size(); ++i) {
+    const v1::Embedding& e = response->embeddings(i);
+    std::printf("%s\n  %d tokens: %s\n  ids: %s\n", request.texts(i).c_str(), e.tokens_size(),
+                absl::StrJoin(e.tokens(), " ").c_str(), absl::StrJoin(e.token_ids(), " ").c_str());
+  }
+  return kExitOk;
+}
+
 int Eval(const Command& cmd) {
   if (!cmd.args.empty()) return UsageError("eval takes flags only");
   EvalOptions options;
@@ -610,7 +637,7 @@ int Run(int argc, char** argv) {
       {"user", User},        {"delete-user", DeleteUser},
       {"get-item", GetItem}, {"delete-items", DeleteItems},
       {"stats", Stats},      {"embed", Embed},
-      {"eval", Eval},
+      {"eval", Eval},        {"tokenize", Tokenize},
   };
   auto handler = kCommands->find(command);
   if (handler == kCommands->end())

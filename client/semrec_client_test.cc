@@ -408,6 +408,13 @@ TEST_F(SemrecCliTest, FeedbackIsAppliedAndShowsInTheUserProfile) {
   EXPECT_EQ(profile.recent_events(0).type(), v1::LIKE);
 }
 
+TEST_F(SemrecCliTest, TokenizeShowsTheModelsTokens) {
+  CliResult tok = RunCli({"tokenize", "Space opera"});
+  ASSERT_EQ(tok.exit_code, 0) << tok.err;
+  EXPECT_THAT(tok.out, HasSubstr("4 tokens: [CLS] space opera [SEP]"));
+  EXPECT_THAT(tok.out, HasSubstr("ids: "));
+}
+
 TEST_F(SemrecCliTest, ImportEventsReportsEachOutcome) {
   const std::string events = WriteTempFile(
       "events.jsonl",

@@ -318,12 +318,11 @@ absl::StatusOr<std::vector<Recommendation>> Engine::Recommend(const RecommendReq
     auto v = index_->GetVector(id);
     if (v.ok()) context.emplace_back(id, std::move(v).value());  // unknown context ids are ignored
   }
+  std::vector<std::vector<float>> user_dirs;  // one per taste of a multi-interest user
   if (use_content) {
-    if (profile) {
-      std::vector<float> dir = profile->InterestDirection();
-      if (!dir.empty() && options_.user_weight > 0) {
-        parts.push_back({Reason::kUserInterest, options_.user_weight, std::move(dir)});
-      }
+    if (profile && options_.user_weight > 0) user_dirs = profile->InterestDirections();
+    if (!user_dirs.empty()) {
+      parts.push_back({Reason::kUserInterest, options_.user_weight, user_dirs.front()});
     }
     if (!req.query.empty() && options_.query_weight > 0) {
       ASSIGN_OR_RETURN(auto q, encoder_->Encode({req.query}, TextKind::kQuery));
@@ -335,9 +334,22 @@ absl::StatusOr<std::vector<Recommendation>> Engine::Recommend(const RecommendReq
       if (Normalize(mean)) parts.push_back({Reason::kContext, options_.context_weight, mean});
     }
   }
-  std::vector<float> target;
-  for (const auto& p : parts) AddScaled(target, p.vector, p.weight);
-  if (!parts.empty() && !Normalize(target)) target = parts.front().vector;
+  // One target per taste: each of the user's interest directions blended with the query and the
+  // context. An item's semantic score is its best cosine over the targets, so every taste gets
+  // its nearest items in the pool.
+  std::vector<std::vector<float>> targets;
+  if (!parts.empty()) {
+    const size_t tastes = std::max<size_t>(1, user_dirs.size());
+    for (size_t t = 0; t < tastes; ++t) {
+      std::vector<float> target;
+      for (const auto& p : parts) {
+        const bool user_part = p.reason == Reason::kUserInterest;
+        AddScaled(target, user_part && t < user_dirs.size() ? user_dirs[t] : p.vector, p.weight);
+      }
+      if (!Normalize(target)) target = parts.front().vector;
+      targets.push_back(std::move(target));
+    }
+  }
 
   // Collaborative seeds: the user's recent consumption (recency-weighted) and the context items.
   std::vector<CollabSeed> seeds;
@@ -391,11 +403,15 @@ absl::StatusOr<std::vector<Recommendation>> Engine::Recommend(const RecommendReq
                           ? req.k
                           : std::min(std::max(options_.max_k, req.k),
                                      std::max(req.k * 4 + 20, options_.candidates_per_source));
-    ASSIGN_OR_RETURN(std::vector<IndexHit> hits, index_->Search(target, fetch, accept));
-    for (auto& h : hits) {
-      Candidate& c = candidate(h.id);
-      c.semantic = h.score;
-      c.has_semantic = true;
+    const int per_target =
+        std::max(req.k, fetch / static_cast<int>(targets.size()));
+    for (const auto& target : targets) {
+      ASSIGN_OR_RETURN(std::vector<IndexHit> hits, index_->Search(target, per_target, accept));
+      for (auto& h : hits) {
+        Candidate& c = candidate(h.id);
+        c.semantic = c.has_semantic ? std::max(c.semantic, h.score) : h.score;
+        c.has_semantic = true;
+      }
     }
   }
   float seed_mass = 0;
@@ -432,8 +448,9 @@ absl::StatusOr<std::vector<Recommendation>> Engine::Recommend(const RecommendReq
         continue;
       }
       c.vec = std::move(v).value();
-      if (!c.has_semantic && !parts.empty()) {
-        c.semantic = Dot(target, c.vec);
+      if (!c.has_semantic && !targets.empty()) {
+        c.semantic = -std::numeric_limits<float>::infinity();
+        for (const auto& target : targets) c.semantic = std::max(c.semantic, Dot(target, c.vec));
         c.has_semantic = true;
       }
     }

@@ -205,6 +205,20 @@ TEST_F(EngineTest, ExplanationsNameTheRightSource) {
   EXPECT_EQ((*recs)[0].explanation, "matches your search 'mountain tent camping hiking'");
 }
 
+// A user with two tastes gets both in the top of the list, not only the dominant one.
+TEST_F(EngineTest, MultiInterestUserGetsEveryTaste) {
+  ASSERT_TRUE(engine_->Feedback("multi", {Ev("scifi-1", EventType::kLike), Ev("scifi-2", EventType::kLike),
+                                          Ev("scifi-3", EventType::kLike), Ev("hike-1", EventType::kLike)})
+                  .ok());
+  RecommendRequest req;
+  req.user_id = "multi";
+  req.k = 3;
+  req.strategy = Strategy::kContent;
+  auto ids = Ids(req);
+  EXPECT_THAT(ids, Contains("scifi-4"));
+  EXPECT_THAT(ids, Contains(::testing::StartsWith("hike-")));
+}
+
 TEST_F(EngineTest, FeedbackReportsUnknownItemsAndDuplicatesPerEvent) {
   auto r = engine_->Feedback("u4", {Ev("cook-1", EventType::kClick, kDayUs, "e1"),
                                     Ev("missing", EventType::kClick), Ev("cook-2", EventType::kLike)});

@@ -1,5 +1,6 @@
 #include "core/user/user_model.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -55,6 +56,89 @@ std::vector<float> UserProfile::InterestDirection() const {
   return dir;
 }
 
+namespace {
+
+double Norm(absl::Span<const float> v) {
+  double n = 0;
+  for (float x : v) n += static_cast<double>(x) * x;
+  return std::sqrt(n);
+}
+
+// Moves a positive (or negative) weighted vector into the closest cluster, or a new one.
+void UpdateClusters(const UserModelOptions& options, absl::Span<const float> vector, double weight,
+                    std::vector<InterestCluster>& clusters) {
+  if (options.max_interests == 0) return;
+  int best = -1;
+  double best_cos = -2;
+  for (size_t i = 0; i < clusters.size(); ++i) {
+    const double norm = Norm(clusters[i].vector);
+    if (norm <= 0) continue;
+    double dot = 0;
+    for (size_t j = 0; j < vector.size(); ++j) dot += clusters[i].vector[j] * vector[j];
+    const double cos = dot / norm;  // `vector` is unit length
+    if (cos > best_cos) {
+      best_cos = cos;
+      best = static_cast<int>(i);
+    }
+  }
+  if (weight < 0) {  // negative feedback pushes the closest taste away
+    if (best >= 0) {
+      for (size_t j = 0; j < vector.size(); ++j) clusters[best].vector[j] += weight * vector[j];
+    }
+    return;
+  }
+  if (best < 0 || best_cos < options.interest_join_similarity) {
+    if (clusters.size() < options.max_interests) {
+      clusters.push_back({std::vector<float>(vector.size(), 0.0f), 0});
+      best = static_cast<int>(clusters.size()) - 1;
+    } else {
+      // Full: the faintest taste makes room if it has faded below this event's weight.
+      auto faintest = std::min_element(
+          clusters.begin(), clusters.end(),
+          [](const InterestCluster& a, const InterestCluster& b) { return a.mass < b.mass; });
+      if (faintest->mass < weight) {
+        *faintest = {std::vector<float>(vector.size(), 0.0f), 0};
+        best = static_cast<int>(faintest - clusters.begin());
+      }
+    }
+  }
+  if (best < 0) return;
+  InterestCluster& c = clusters[best];
+  if (c.vector.size() != vector.size()) return;
+  for (size_t j = 0; j < vector.size(); ++j) c.vector[j] += static_cast<float>(weight * vector[j]);
+  c.mass += weight;
+}
+
+}  // namespace
+
+std::vector<std::vector<float>> UserProfile::InterestDirections(double min_share) const {
+  std::vector<std::vector<float>> out;
+  double total = 0;
+  for (const auto& c : interests) total += c.mass;
+  if (interests.size() <= 1 || !(total > 0)) {
+    auto dir = InterestDirection();
+    if (!dir.empty()) out.push_back(std::move(dir));
+    return out;
+  }
+  std::vector<const InterestCluster*> order;
+  for (const auto& c : interests) order.push_back(&c);
+  std::sort(order.begin(), order.end(),
+            [](const InterestCluster* a, const InterestCluster* b) { return a->mass > b->mass; });
+  for (const InterestCluster* c : order) {
+    if (c->mass < min_share * total) continue;
+    const double norm = Norm(c->vector);
+    if (norm < 1e-9) continue;
+    std::vector<float> dir(c->vector.size());
+    for (size_t j = 0; j < dir.size(); ++j) dir[j] = static_cast<float>(c->vector[j] / norm);
+    out.push_back(std::move(dir));
+  }
+  if (out.empty()) {
+    auto dir = InterestDirection();
+    if (!dir.empty()) out.push_back(std::move(dir));
+  }
+  return out;
+}
+
 void ApplyEvent(const UserModelOptions& options, const Event& event,
                 absl::Span<const float> vector, UserProfile& profile) {
   const double half_life_us = options.half_life_seconds * 1e6;
@@ -65,6 +149,10 @@ void ApplyEvent(const UserModelOptions& options, const Event& event,
     const double f = std::exp2(-(event.timestamp_us - profile.last_event_us) / half_life_us);
     for (float& x : profile.interest) x = static_cast<float>(x * f);
     profile.positive_mass *= f;
+    for (auto& c : profile.interests) {
+      for (float& x : c.vector) x = static_cast<float>(x * f);
+      c.mass *= f;
+    }
     profile.last_event_us = event.timestamp_us;
   } else if (event.timestamp_us < profile.last_event_us) {
     // A late event: as if it had been applied in order and decayed since.
@@ -77,6 +165,7 @@ void ApplyEvent(const UserModelOptions& options, const Event& event,
         profile.interest[i] += static_cast<float>(weight * vector[i]);
       }
       if (weight > 0) profile.positive_mass += weight;
+      UpdateClusters(options, vector, weight, profile.interests);
     }
   }
   ++profile.event_count;

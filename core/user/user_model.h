@@ -56,6 +56,11 @@ struct UserModelOptions {
                                                 /*SEARCH*/ 0.5f};
   float rating_scale = 5.0f;   // RATING values must lie in [0, rating_scale]
   size_t max_recent = 50;      // recent events kept per user
+  // Multi-interest users: up to this many interest clusters. A positive event joins the cluster
+  // whose direction is closest if the cosine is at least `interest_join_similarity`, else starts
+  // a new one (replacing the faintest when full). 1 = a single interest vector.
+  size_t max_interests = 3;
+  float interest_join_similarity = 0.3f;
   size_t max_event_ids = 1000; // idempotency keys remembered per user
 
   absl::Status Validate() const;
@@ -71,6 +76,12 @@ struct RecentEvent {
   int64_t timestamp_us;
 };
 
+// One of a user's tastes: a decayed sum of the vectors of the positive events that joined it.
+struct InterestCluster {
+  std::vector<float> vector;
+  double mass = 0;  // decayed sum of the weights that joined it
+};
+
 struct UserProfile {
   std::vector<float> interest;   // decayed sum of weight * vector; empty before any vector event
   double positive_mass = 0;      // decayed sum of positive weights; 0 = no positive signal yet
@@ -80,9 +91,13 @@ struct UserProfile {
   StringSet seen;   // items the user interacted with
   std::deque<std::string> event_ids;       // idempotency keys, oldest first
   StringSet event_id_set;
+  std::vector<InterestCluster> interests;  // at most max_interests, by creation
 
   // The unit interest direction, or empty when there is no positive signal to follow.
   std::vector<float> InterestDirection() const;
+  // Unit directions of the clusters holding at least `min_share` of the clusters' total mass,
+  // strongest first; the single InterestDirection() when there is at most one.
+  std::vector<std::vector<float>> InterestDirections(double min_share = 0.15) const;
   bool HasEventId(const std::string& event_id) const { return event_id_set.contains(event_id); }
 };
 

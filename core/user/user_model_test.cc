@@ -109,3 +109,49 @@ TEST(UserModelTest, OptionsAreValidated) {
 
 }  // namespace
 }  // namespace semrec
+
+namespace semrec {
+namespace {
+
+TEST(UserModelMultiInterestTest, DistinctTastesGetTheirOwnClusters) {
+  UserModelOptions o;
+  o.half_life_seconds = 86400;
+  UserProfile p;
+  ApplyEvent(o, Event{"space-1", EventType::kLike, 0, 0}, std::vector<float>{1, 0, 0}, p);
+  ApplyEvent(o, Event{"space-2", EventType::kLike, 0, 0}, std::vector<float>{0.9f, 0.436f, 0}, p);
+  ApplyEvent(o, Event{"pasta-1", EventType::kLike, 0, 0}, std::vector<float>{0, 0, 1}, p);
+  ASSERT_EQ(p.interests.size(), 2u);
+  EXPECT_NEAR(p.interests[0].mass, 2.0, 1e-6);
+  EXPECT_NEAR(p.interests[1].mass, 1.0, 1e-6);
+  auto dirs = p.InterestDirections();
+  ASSERT_EQ(dirs.size(), 2u);
+  EXPECT_GT(dirs[0][0], 0.9f);  // the stronger taste first
+  EXPECT_NEAR(dirs[1][2], 1.0f, 1e-6);
+  // The single average direction would sit between both tastes.
+  EXPECT_LT(p.InterestDirection()[2], 0.5f);
+}
+
+TEST(UserModelMultiInterestTest, AFadedTasteIsReplacedAndOneClusterMeansOneVector) {
+  UserModelOptions o;
+  o.half_life_seconds = 86400;
+  o.max_interests = 2;
+  UserProfile p;
+  ApplyEvent(o, Event{"a", EventType::kLike, 0, 0}, std::vector<float>{1, 0, 0}, p);
+  ApplyEvent(o, Event{"b", EventType::kLike, 0, 0}, std::vector<float>{0, 1, 0}, p);
+  // Ten days later the old tastes weigh ~0.001: a third taste replaces the faintest.
+  ApplyEvent(o, Event{"c", EventType::kLike, 0, 10 * 86400LL * 1000000}, std::vector<float>{0, 0, 1}, p);
+  ASSERT_EQ(p.interests.size(), 2u);
+  auto dirs = p.InterestDirections();
+  ASSERT_EQ(dirs.size(), 1u);  // the faded one is below the share threshold
+  EXPECT_NEAR(dirs[0][2], 1.0f, 1e-5);
+
+  o.max_interests = 1;
+  UserProfile single;
+  ApplyEvent(o, Event{"a", EventType::kLike, 0, 0}, std::vector<float>{1, 0, 0}, single);
+  ApplyEvent(o, Event{"b", EventType::kLike, 0, 0}, std::vector<float>{0, 1, 0}, single);
+  EXPECT_EQ(single.interests.size(), 1u);
+  EXPECT_EQ(single.InterestDirections().size(), 1u);
+}
+
+}  // namespace
+}  // namespace semrec
