@@ -1,4 +1,5 @@
 // semrec-server: flags -> ServerOptions, logging, signals. Everything else is ServerApp.
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 
@@ -36,6 +37,14 @@ ABSL_FLAG(absl::Duration, user_half_life, absl::Hours(24 * 30),
 ABSL_FLAG(absl::Duration, popularity_half_life, absl::Hours(24 * 7),
           "Half-life of item popularity by event time");
 ABSL_FLAG(double, rating_scale, 5.0, "RATING events carry values in [0, rating_scale]");
+ABSL_FLAG(double, semantic_weight, 0.1, "HYBRID: weight of the semantic similarity");
+ABSL_FLAG(double, collab_weight, 1.0, "HYBRID: weight of the collaborative score");
+ABSL_FLAG(double, popularity_weight, 0.02, "HYBRID: weight of the popularity prior");
+ABSL_FLAG(absl::Duration, collab_half_life, absl::Hours(1),
+          "Co-occurrence: a pair's weight halves for every this much time between its two events");
+ABSL_FLAG(int, history_items, 10,
+          "Recent consumed items that pair with new events and seed collaborative candidates");
+ABSL_FLAG(int, max_interests, 3, "Interest clusters per user (1 = a single interest vector)");
 ABSL_FLAG(int, max_k, 1000, "Largest k a request may ask for");
 ABSL_FLAG(int, max_threads, 0, "Max gRPC server threads (0 = gRPC default)");
 ABSL_FLAG(int, max_message_bytes, 16 << 20, "Max gRPC message size in bytes");
@@ -81,6 +90,13 @@ int main(int argc, char** argv) {
       absl::ToDoubleSeconds(absl::GetFlag(FLAGS_popularity_half_life));
   options.engine.user.rating_scale = static_cast<float>(absl::GetFlag(FLAGS_rating_scale));
   options.engine.max_k = absl::GetFlag(FLAGS_max_k);
+  options.engine.semantic_weight = static_cast<float>(absl::GetFlag(FLAGS_semantic_weight));
+  options.engine.collab_weight = static_cast<float>(absl::GetFlag(FLAGS_collab_weight));
+  options.engine.popularity_weight = static_cast<float>(absl::GetFlag(FLAGS_popularity_weight));
+  options.engine.collab.pair_half_life_seconds =
+      absl::ToDoubleSeconds(absl::GetFlag(FLAGS_collab_half_life));
+  options.engine.history_items = absl::GetFlag(FLAGS_history_items);
+  options.engine.user.max_interests = static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_max_interests)));
   options.max_threads = absl::GetFlag(FLAGS_max_threads);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
 

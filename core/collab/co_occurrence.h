@@ -29,9 +29,9 @@ namespace semrec {
 
 struct CoOccurrenceOptions {
   int max_neighbors = 200;  // neighbours kept per item (memory bound); start-up only
-  // A pair's weight halves for every this many seconds between the two events (same session
-  // counts most). Start-up only.
-  double pair_half_life_seconds = 3 * 86400.0;
+  // A pair's weight halves for every this many seconds between the two events: items consumed
+  // in the same session count most. Start-up only.
+  double pair_half_life_seconds = 3600.0;
   // Score = pair weight / (sqrt(mass_a * mass_b) + shrinkage): a pair seen once among few events
   // stays small (1 / (1 + 5) = 0.17), one seen for most of both items' users nears 1.
   double shrinkage = 5.0;

@@ -118,7 +118,9 @@ void Engine::Explain(const RecommendRequest& req, const std::vector<TargetPart>&
                      const std::string& collab_source, float popularity,
                      Recommendation& r) const {
   const bool hybrid = req.strategy == Strategy::kHybrid;
-  const float semantic_part = (hybrid ? options_.semantic_weight : 1.0f) * semantic;
+  const float semantic_weight =
+      req.query.empty() ? options_.semantic_weight : options_.query_semantic_weight;
+  const float semantic_part = (hybrid ? semantic_weight : 1.0f) * semantic;
   const float collab_part = (hybrid ? options_.collab_weight : 1.0f) * collab;
   const float popular_part = hybrid ? options_.popularity_weight * popularity : 0.0f;
   const bool by_collab = !collab_source.empty() && collab_part >= semantic_part &&
@@ -181,7 +183,7 @@ void Engine::Explain(const RecommendRequest& req, const std::vector<TargetPart>&
 absl::Status EngineOptions::Validate() const {
   RETURN_IF_ERROR(user.Validate());
   RETURN_IF_ERROR(collab.Validate());
-  for (float w : {semantic_weight, collab_weight, popularity_weight}) {
+  for (float w : {semantic_weight, query_semantic_weight, collab_weight, popularity_weight}) {
     if (!(w >= 0) || !std::isfinite(w)) {
       return absl::InvalidArgumentError("fusion weights must be finite and >= 0");
     }
@@ -436,6 +438,8 @@ absl::StatusOr<std::vector<Recommendation>> Engine::Recommend(const RecommendReq
     for (auto& [id, score] : popularity_.Top(options_.popular_candidates, accept)) candidate(id);
   }
 
+  const float semantic_weight =
+      req.query.empty() ? options_.semantic_weight : options_.query_semantic_weight;
   const double max_pop = popularity_.MaxScore();
   const double pop_denominator = max_pop > 0 ? std::log1p(max_pop) : 1.0;
   const bool need_vectors = req.diversity > 0 || req.explain || !parts.empty();
@@ -462,10 +466,14 @@ absl::StatusOr<std::vector<Recommendation>> Engine::Recommend(const RecommendReq
         c.score = c.collab;
         break;
       default:
-        c.score = options_.semantic_weight * c.semantic + options_.collab_weight * c.collab +
+        c.score = semantic_weight * c.semantic + options_.collab_weight * c.collab +
                   options_.popularity_weight * c.popularity;
     }
-    c.score -= req.novelty * c.popularity;  // novelty trades popularity for the long tail
+    // Novelty trades popularity for the long tail: an item keeps 1 - novelty * p^2 of its score
+    // (p: log popularity / log max, 0..1), so the head loses most and the tail almost nothing;
+    // scale-free, whatever the strategy.
+    const float damp = req.novelty * c.popularity * c.popularity;  // mostly hits the head
+    c.score = c.score >= 0 ? c.score * (1 - damp) : c.score * (1 + damp);
   }
   cands.erase(std::remove_if(cands.begin(), cands.end(),
                              [&](const Candidate& c) {

@@ -37,11 +37,15 @@ struct EngineOptions {
   //              + collab_weight * collaborative score (in [0, 1]: the seeds' weighted mean
   //                neighbour similarity)
   //              + popularity_weight * popularity prior (log popularity / log max, in [0, 1]).
-  float semantic_weight = 1.0f;
+  // Defaults: collaborative evidence, where there is some, dominates; semantic similarity covers
+  // cold users and items and breaks ties; popularity is a small prior (see README).
+  float semantic_weight = 0.1f;
+  // Semantic weight when the request has a query: a typed query is explicit intent and leads.
+  float query_semantic_weight = 1.0f;
   float collab_weight = 1.0f;
-  float popularity_weight = 0.1f;
+  float popularity_weight = 0.02f;
   CoOccurrenceOptions collab;
-  int history_items = 20;           // recent consumed items that seed collaborative candidates
+  int history_items = 10;           // recent consumed items that seed collaborative candidates
   int candidates_per_source = 200;  // semantic (HNSW) and collaborative candidates per request
   int popular_candidates = 50;      // trending items added to HYBRID's pool
   // Limits on requests (start-up only).
