@@ -17,6 +17,8 @@ PACKAGES=(
   libsentencepiece-dev sentencepiece
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
+  # promtool (checks the /metrics exposition in core/metrics tests)
+  prometheus
   # python side (run with /usr/bin/python3): test encoder generation, tools
   python3-torch python3-numpy
 )
