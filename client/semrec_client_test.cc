@@ -21,7 +21,7 @@
 #include "core/common/testing/test_paths.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "server/server_app.h"
+#include "server/testing/demo_server.h"
 
 namespace semrec {
 namespace {
@@ -35,20 +35,15 @@ using ::testing::StartsWith;
 
 class InProcessServerTest : public ::testing::Test {
  protected:
+  // A failed ASSERT here would make GoogleTest report every test as skipped: keep the status
+  // and fail each test in SetUp instead.
   static void SetUpTestSuite() {
-    ServerOptions options;
-    options.listen_address = "127.0.0.1:0";
-    options.encoder.model_dir = TestDataDir() + "/encoder";
-    options.catalog_file = TestSourceDir() + "/examples/catalog.jsonl";
-    // A failed ASSERT here would make GoogleTest report every test as skipped: keep the status
-    // and fail each test in SetUp instead.
-    auto app = ServerApp::Create(options);
+    auto app = StartDemoServer();
     if (!app.ok()) {
       *setup_status_ = app.status();
       return;
     }
     app_ = app->release();
-    *setup_status_ = app_->LoadCatalog();
   }
   static void TearDownTestSuite() {
     delete app_;

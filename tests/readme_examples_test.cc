@@ -18,7 +18,7 @@
 #include "grpc_wire.pb.h"
 #include "gtest/gtest.h"
 #include "semrec/v1/semrec.pb.h"
-#include "server/server_app.h"
+#include "server/testing/demo_server.h"
 
 namespace semrec {
 namespace {
@@ -67,13 +67,8 @@ TEST(ReadmeExamplesTest, EveryGrpcurlExampleWorksAsWritten) {
   const std::vector<Example> examples = ReadExamples(TestSourceDir() + "/README.md");
   ASSERT_GE(examples.size(), 15u) << "README.md grpcurl examples not found";
 
-  ServerOptions options;  // as `make run`: the demo encoder and catalog
-  options.listen_address = "127.0.0.1:0";
-  options.encoder.model_dir = TestDataDir() + "/encoder";
-  options.catalog_file = TestSourceDir() + "/examples/catalog.jsonl";
-  auto app = ServerApp::Create(options);
+  auto app = StartDemoServer();  // as `make run`: the demo encoder and catalog
   ASSERT_TRUE(app.ok()) << app.status();
-  ASSERT_TRUE((*app)->LoadCatalog().ok());
   auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string((*app)->port()),
                                      grpc::InsecureChannelCredentials());
 

@@ -15,7 +15,7 @@
 #include "grpc_wire.pb.h"
 #include "gtest/gtest.h"
 #include "semrec/v1/semrec.grpc.pb.h"
-#include "server/server_app.h"
+#include "server/testing/demo_server.h"
 
 namespace semrec {
 namespace {
@@ -26,25 +26,20 @@ using ::testing::Not;
 
 class ServerIntegrationTest : public ::testing::Test {
  protected:
+  // A failed ASSERT here would make GoogleTest report every test as skipped: keep the status
+  // and fail each test in SetUp instead.
   static void SetUpTestSuite() {
-    ServerOptions options;
-    options.listen_address = "127.0.0.1:0";
-    options.encoder.model_dir = TestDataDir() + "/encoder";
-    options.catalog_file = TestSourceDir() + "/examples/catalog.jsonl";
-    // A failed ASSERT here would make GoogleTest report every test as skipped: keep the status
-    // and fail each test in SetUp instead.
-    auto app = ServerApp::Create(options);
+    auto app = StartDemoServer([](ServerApp& listening) {
+      channel_ = new std::shared_ptr<grpc::Channel>(grpc::CreateChannel(
+          "127.0.0.1:" + std::to_string(listening.port()), grpc::InsecureChannelCredentials()));
+      // Before the catalog is loaded the server listens but reports NOT_SERVING.
+      not_serving_before_load_ = HealthStatus("") == testing::HealthCheckResponse::NOT_SERVING;
+    });
     if (!app.ok()) {
       *setup_status_ = app.status();
       return;
     }
     app_ = app->release();
-    channel_ = new std::shared_ptr<grpc::Channel>(grpc::CreateChannel(
-        "127.0.0.1:" + std::to_string(app_->port()), grpc::InsecureChannelCredentials()));
-    // Before the catalog is loaded the server listens but reports NOT_SERVING.
-    not_serving_before_load_ =
-        HealthStatus("") == testing::HealthCheckResponse::NOT_SERVING;
-    *setup_status_ = app_->LoadCatalog();
   }
   static void TearDownTestSuite() {
     delete channel_;

@@ -63,6 +63,14 @@ double PopularityWeight(EventType type) {
 
 }  // namespace
 
+namespace {
+// INVALID_ARGUMENT "<what> is longer than <limit> bytes" when `value` is.
+absl::Status CheckLength(const std::string& value, size_t limit, const std::string& what) {
+  if (value.size() <= limit) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(what, " is longer than ", limit, " bytes"));
+}
+}  // namespace
+
 float ConsumptionWeight(EventType type, float value, float rating_scale) {
   switch (type) {
     case EventType::kLike:
@@ -567,21 +575,12 @@ absl::StatusOr<std::vector<EventResult>> Engine::Feedback(const std::string& use
     if (e.item_id.empty() && e.type != EventType::kSearch) {
       return absl::InvalidArgumentError(absl::StrCat(where, ": item_id is empty"));
     }
-    if (e.item_id.size() > options_.max_id_bytes) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ": item_id is longer than ",
-                                                     options_.max_id_bytes, " bytes"));
-    }
+    RETURN_IF_ERROR(CheckLength(e.item_id, options_.max_id_bytes, where + ": item_id"));
     if (e.type == EventType::kSearch && e.text.empty() && e.item_id.empty()) {
       return absl::InvalidArgumentError(absl::StrCat(where, ": a SEARCH event needs text"));
     }
-    if (e.text.size() > options_.max_text_bytes) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ": text is longer than ",
-                                                     options_.max_text_bytes, " bytes"));
-    }
-    if (e.event_id.size() > options_.max_id_bytes) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ": event_id is longer than ",
-                                                     options_.max_id_bytes, " bytes"));
-    }
+    RETURN_IF_ERROR(CheckLength(e.text, options_.max_text_bytes, where + ": text"));
+    RETURN_IF_ERROR(CheckLength(e.event_id, options_.max_id_bytes, where + ": event_id"));
     if (e.type == EventType::kRating &&
         !(e.value >= 0 && e.value <= options_.user.rating_scale)) {
       return absl::InvalidArgumentError(absl::StrCat(where, ": value must be a rating between 0 and ",
@@ -722,10 +721,8 @@ absl::StatusOr<std::vector<EmbedResult>> Engine::Embed(const std::vector<std::st
                                                    options_.max_texts_per_embed));
   }
   for (size_t i = 0; i < texts.size(); ++i) {
-    if (texts[i].size() > options_.max_text_bytes) {
-      return absl::InvalidArgumentError(absl::StrCat("texts[", i, "] is longer than ",
-                                                     options_.max_text_bytes, " bytes"));
-    }
+    RETURN_IF_ERROR(
+        CheckLength(texts[i], options_.max_text_bytes, absl::StrCat("texts[", i, "]")));
   }
   ASSIGN_OR_RETURN(auto vecs, encoder_->Encode(texts, kind));
   std::vector<EmbedResult> out(texts.size());
@@ -788,10 +785,7 @@ absl::StatusOr<UpsertResult> Engine::UpsertItems(std::vector<Item> items) {
       return absl::InvalidArgumentError(absl::StrCat(where, ": id '", it.id, "' appears twice"));
     }
     if (it.text.empty()) return absl::InvalidArgumentError(absl::StrCat(where, ".text is empty"));
-    if (it.text.size() > options_.max_text_bytes) {
-      return absl::InvalidArgumentError(absl::StrCat(where, ".text is longer than ",
-                                                     options_.max_text_bytes, " bytes"));
-    }
+    RETURN_IF_ERROR(CheckLength(it.text, options_.max_text_bytes, where + ".text"));
     if (it.categories.size() > options_.max_categories_per_item) {
       return absl::InvalidArgumentError(absl::StrCat(where, " has more than ",
                                                      options_.max_categories_per_item, " categories"));
