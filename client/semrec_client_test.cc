@@ -185,10 +185,15 @@ TEST_F(SemrecClientTest, ErrorsKeepTheGrpcCodeAndMessage) {
 TEST_F(SemrecClientTest, DeadlineFromOptionsIsApplied) {
   ClientOptions options;
   options.target = Target();
-  options.deadline = absl::Microseconds(1);
+  options.deadline = absl::Milliseconds(5);
   auto hurried = SemrecClient::Create(options);
   ASSERT_TRUE(hurried.ok()) << hurried.status();
-  EXPECT_EQ((*hurried)->Stats().status().code(), absl::StatusCode::kDeadlineExceeded);
+  // Embedding 64 texts of 128 tokens each (the model's maximum) takes far longer than 5 ms.
+  v1::EmbedRequest slow;
+  std::string words;
+  for (int i = 0; i < 200; ++i) words += "space opera fleet ";
+  for (int i = 0; i < 64; ++i) slow.add_texts(words + std::to_string(i));
+  EXPECT_EQ((*hurried)->Embed(slow).status().code(), absl::StatusCode::kDeadlineExceeded);
   // The same call with the default deadline works.
   EXPECT_TRUE(client_->Stats().ok());
 }

@@ -12,6 +12,8 @@
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "gRPC listen address host:port (0.0.0.0:50051 in containers; port 0 picks one)");
+ABSL_FLAG(std::string, http_listen, "127.0.0.1:9090",
+          "HTTP address for /metrics (Prometheus), /healthz and /readyz; empty turns it off");
 ABSL_FLAG(std::string, model_dir, "data/models/demo",
           "Encoder folder with manifest.json (tools/make_test_encoder.py, tools/export_hf_encoder.py)");
 ABSL_FLAG(std::string, device, "auto", "Encoder device: auto, cpu, cuda or cuda:N");
@@ -69,6 +71,7 @@ int main(int argc, char** argv) {
 
   semrec::ServerOptions options;
   options.listen_address = absl::GetFlag(FLAGS_listen);
+  options.http_address = absl::GetFlag(FLAGS_http_listen);
   options.encoder.model_dir = absl::GetFlag(FLAGS_model_dir);
   options.encoder.device = absl::GetFlag(FLAGS_device);
   options.encoder.precision = absl::GetFlag(FLAGS_precision);

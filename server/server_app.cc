@@ -8,6 +8,8 @@
 #include "core/catalog/catalog_io.h"
 #include "core/common/status_macros.h"
 #include "core/user/in_memory_user_store.h"
+#include "server/http/http_server.h"
+#include "server/server_metrics.h"
 #include "server/services.h"
 #include "spdlog/spdlog.h"
 
@@ -48,6 +50,7 @@ absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerOptions
   RETURN_IF_ERROR(options.Validate());
   std::unique_ptr<ServerApp> app(new ServerApp());
   app->options_ = options;
+  app->metrics_ = std::make_unique<ServerMetrics>();
 
   // The encoder stack: query cache -> dynamic batcher -> TorchScript model.
   ASSIGN_OR_RETURN(std::unique_ptr<TorchEncoder> model, TorchEncoder::Create(options.encoder));
@@ -62,6 +65,7 @@ absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerOptions
   ASSIGN_OR_RETURN(app->engine_, Engine::Create(options.engine, std::move(encoder),
                                                 std::move(index), std::move(users)));
 
+  app->metrics_->WatchEngine(*app->engine_);
   app->recommender_ = std::make_unique<RecommenderService>(*app->engine_);
   app->catalog_ = std::make_unique<CatalogService>(*app->engine_);
   grpc::EnableDefaultHealthCheckService(true);
@@ -70,6 +74,7 @@ absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerOptions
   builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(), &app->port_);
   builder.RegisterService(app->recommender_.get());
   builder.RegisterService(app->catalog_.get());
+  builder.experimental().SetInterceptorCreators(app->metrics_->InterceptorFactories());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   if (options.max_threads > 0) {
@@ -86,6 +91,22 @@ absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerOptions
   app->SetServing(false);
   Logger()->info("listening on {} (health NOT_SERVING until the catalog is loaded)",
                  app->address());
+  if (!options.http_address.empty()) {
+    HttpServer::Options http;
+    http.address = options.http_address;
+    ServerMetrics* metrics = app->metrics_.get();
+    http.metrics = [metrics] { return metrics->registry().Serialize(); };
+    ServerApp* self = app.get();
+    http.ready = [self] { return self->serving_.load(); };
+    auto server = HttpServer::Create(http);
+    if (!server.ok()) {
+      return absl::Status(server.status().code(),
+                          absl::StrCat("metrics endpoint: ", server.status().message()));
+    }
+    app->http_ = std::move(server).value();
+    Logger()->info("metrics on http://{}:{}/metrics", options.http_address.substr(0, options.http_address.rfind(':')),
+                   app->http_->port());
+  }
   return app;
 }
 
@@ -94,7 +115,10 @@ std::string ServerApp::address() const {
   return absl::StrCat(a.substr(0, a.rfind(':')), ":", port_);
 }
 
+int ServerApp::http_port() const { return http_ ? http_->port() : 0; }
+
 void ServerApp::SetServing(bool serving) {
+  serving_.store(serving);
   grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   if (!health) return;
   health->SetServingStatus(serving);  // overall ("") and every registered name
@@ -133,6 +157,7 @@ void ServerApp::Shutdown(absl::Duration grace) {
                     std::chrono::milliseconds(absl::ToInt64Milliseconds(grace)));
   server_->Wait();
   server_.reset();
+  if (http_) http_->Shutdown();
   Logger()->info("server stopped");
 }
 

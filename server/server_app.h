@@ -12,6 +12,7 @@
 
 #include <grpcpp/server.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 
@@ -27,6 +28,8 @@ namespace semrec {
 
 class RecommenderService;
 class CatalogService;
+class ServerMetrics;
+class HttpServer;
 
 struct ServerOptions {
   std::string listen_address = "127.0.0.1:50051";  // host:port; port 0 picks a free one
@@ -39,6 +42,8 @@ struct ServerOptions {
   int import_batch_size = 256;
   int max_message_bytes = 16 << 20;
   int max_threads = 0;  // gRPC sync server threads; 0 = gRPC's default
+  // HTTP endpoint for /metrics, /healthz and /readyz ("host:port", port 0 picks one); empty: off.
+  std::string http_address;
 
   absl::Status Validate() const;
 };
@@ -55,6 +60,7 @@ class ServerApp {
   void Wait();
 
   int port() const { return port_; }
+  int http_port() const;
   std::string address() const;
   Engine& engine() { return *engine_; }
 
@@ -63,10 +69,13 @@ class ServerApp {
   void SetServing(bool serving);
 
   ServerOptions options_;
+  std::unique_ptr<ServerMetrics> metrics_;
+  std::atomic<bool> serving_{false};
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<RecommenderService> recommender_;
   std::unique_ptr<CatalogService> catalog_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<HttpServer> http_;
   int port_ = 0;
 };
 

@@ -1,0 +1,146 @@
+#include "server/server_metrics.h"
+
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+
+namespace semrec {
+namespace {
+
+const char* CodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK: return "OK";
+    case grpc::StatusCode::CANCELLED: return "CANCELLED";
+    case grpc::StatusCode::UNKNOWN: return "UNKNOWN";
+    case grpc::StatusCode::INVALID_ARGUMENT: return "INVALID_ARGUMENT";
+    case grpc::StatusCode::DEADLINE_EXCEEDED: return "DEADLINE_EXCEEDED";
+    case grpc::StatusCode::NOT_FOUND: return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS: return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED: return "PERMISSION_DENIED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED: return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::FAILED_PRECONDITION: return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED: return "ABORTED";
+    case grpc::StatusCode::OUT_OF_RANGE: return "OUT_OF_RANGE";
+    case grpc::StatusCode::UNIMPLEMENTED: return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL: return "INTERNAL";
+    case grpc::StatusCode::UNAVAILABLE: return "UNAVAILABLE";
+    case grpc::StatusCode::DATA_LOSS: return "DATA_LOSS";
+    case grpc::StatusCode::UNAUTHENTICATED: return "UNAUTHENTICATED";
+    default: return "OTHER";
+  }
+}
+
+// Times one RPC from its creation to the moment its status is sent.
+class RpcInterceptor final : public grpc::experimental::Interceptor {
+ public:
+  RpcInterceptor(ServerMetrics& metrics, std::string method)
+      : metrics_(metrics), method_(std::move(method)), start_(std::chrono::steady_clock::now()) {}
+
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+      metrics_.RecordRpc(method_, methods->GetSendStatus().error_code(), seconds);
+    }
+    methods->Proceed();
+  }
+
+ private:
+  ServerMetrics& metrics_;
+  const std::string method_;
+  const std::chrono::steady_clock::time_point start_;
+};
+
+class RpcInterceptorFactory final
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit RpcInterceptorFactory(ServerMetrics& metrics) : metrics_(metrics) {}
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo* info) override {
+    std::string method = info->method() ? info->method() : "unknown";
+    if (!method.empty() && method[0] == '/') method.erase(0, 1);
+    return new RpcInterceptor(metrics_, std::move(method));
+  }
+
+ private:
+  ServerMetrics& metrics_;
+};
+
+template <typename T>
+metrics::Family<T>* MustRegister(metrics::Registry& registry, const std::string& name,
+                                 const std::string& help) {
+  // Names are constants of this file: a failure is a programming error caught by the tests.
+  return registry.Register<T>(name, help).value();
+}
+
+}  // namespace
+
+ServerMetrics::ServerMetrics()
+    : requests_(MustRegister<metrics::Counter>(registry_, "semrec_grpc_requests_total",
+                                               "gRPC requests by method and status code.")),
+      latency_(MustRegister<metrics::Histogram>(registry_, "semrec_grpc_request_duration_seconds",
+                                                "gRPC request latency by method.")) {
+  MustRegister<metrics::Gauge>(registry_, "semrec_build_info", "semrec version.")
+      ->Add({{"version", SEMREC_VERSION}})
+      .Set(1);
+}
+
+std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+ServerMetrics::InterceptorFactories() {
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> out;
+  out.push_back(std::make_unique<RpcInterceptorFactory>(*this));
+  return out;
+}
+
+void ServerMetrics::RecordRpc(const std::string& method, grpc::StatusCode code, double seconds) {
+  requests_->Add({{"method", method}, {"code", CodeName(code)}}).Increment();
+  latency_->Add({{"method", method}}, metrics::DefaultLatencyBuckets()).Observe(seconds);
+}
+
+void ServerMetrics::WatchEngine(const Engine& engine) {
+  auto* items = MustRegister<metrics::Gauge>(registry_, "semrec_items", "Items in the catalog.");
+  auto* users = MustRegister<metrics::Gauge>(registry_, "semrec_users", "Users with a profile.");
+  auto* events = MustRegister<metrics::Counter>(registry_, "semrec_events_applied_total",
+                                                "Feedback events applied.");
+  auto* uptime = MustRegister<metrics::Gauge>(registry_, "semrec_uptime_seconds",
+                                              "Seconds since the engine started.");
+  auto* batches = MustRegister<metrics::Counter>(registry_, "semrec_encoder_batches_total",
+                                                 "Shared forward passes run by the batcher.");
+  auto* batched = MustRegister<metrics::Counter>(registry_, "semrec_encoder_batched_texts_total",
+                                                 "Texts in the batcher's forward passes.");
+  auto* bulk = MustRegister<metrics::Counter>(registry_, "semrec_encoder_bulk_calls_total",
+                                              "Large encode calls that bypassed the batcher.");
+  auto* rejected = MustRegister<metrics::Counter>(
+      registry_, "semrec_encoder_rejected_total", "Encode calls refused: the queue was full.");
+  auto* queued = MustRegister<metrics::Gauge>(registry_, "semrec_encoder_queue_texts",
+                                              "Texts waiting for the encoder.");
+  auto* hits = MustRegister<metrics::Counter>(registry_, "semrec_embedding_cache_hits_total",
+                                              "Query embeddings served from the cache.");
+  auto* misses = MustRegister<metrics::Counter>(registry_, "semrec_embedding_cache_misses_total",
+                                                "Query embeddings computed by the model.");
+  auto* cache_bytes = MustRegister<metrics::Gauge>(registry_, "semrec_embedding_cache_bytes",
+                                                   "Bytes held by the query embedding cache.");
+  // Counters only move forward: add the difference since the previous scrape.
+  auto advance = [](metrics::Counter& c, int64_t now) {
+    if (now > c.Value()) c.Increment(static_cast<double>(now) - c.Value());
+  };
+  registry_.AddCollector([&engine, items, users, events, uptime, batches, batched, bulk, rejected,
+                          queued, hits, misses, cache_bytes, advance] {
+    const EngineStats s = engine.Stats();
+    items->Add({}).Set(static_cast<double>(s.items));
+    users->Add({}).Set(static_cast<double>(s.users));
+    uptime->Add({}).Set(static_cast<double>(s.uptime_seconds));
+    advance(events->Add({}), s.events_applied);
+    advance(batches->Add({}), s.encoder.batches);
+    advance(batched->Add({}), s.encoder.batched_texts);
+    advance(bulk->Add({}), s.encoder.bulk_calls);
+    advance(rejected->Add({}), s.encoder.rejected);
+    queued->Add({}).Set(static_cast<double>(s.encoder.queued_texts));
+    advance(hits->Add({}), s.encoder.cache_hits);
+    advance(misses->Add({}), s.encoder.cache_misses);
+    cache_bytes->Add({}).Set(static_cast<double>(s.encoder.cache_bytes));
+  });
+}
+
+}  // namespace semrec

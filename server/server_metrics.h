@@ -1,0 +1,47 @@
+// ServerMetrics: the Prometheus metrics of a semrec server: per-RPC request counts by status
+// code and latency (recorded by a gRPC interceptor on every method, health and reflection
+// included), and engine state read at scrape time (items, users, events, encoder batching and
+// cache, build info).
+//
+//   auto metrics = std::make_unique<ServerMetrics>();
+//   builder.experimental().SetInterceptorCreators(metrics->InterceptorFactories());
+//   metrics->WatchEngine(engine);  std::string text = metrics->registry().Serialize();
+//
+// Thread-safe.
+#ifndef SEMREC_SERVER_SERVER_METRICS_H_
+#define SEMREC_SERVER_SERVER_METRICS_H_
+
+#include <grpcpp/support/server_interceptor.h>
+
+#include <memory>
+#include <vector>
+
+#include "core/engine/engine.h"
+#include "core/metrics/registry.h"
+
+namespace semrec {
+
+class ServerMetrics {
+ public:
+  ServerMetrics();
+
+  // Interceptor factories for grpc::ServerBuilder (one shared factory).
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+  InterceptorFactories();
+
+  // Exports `engine`'s counts and its encoder's counters at every scrape. `engine` must outlive
+  // the scrapes.
+  void WatchEngine(const Engine& engine);
+
+  void RecordRpc(const std::string& method, grpc::StatusCode code, double seconds);
+  metrics::Registry& registry() { return registry_; }
+
+ private:
+  metrics::Registry registry_;
+  metrics::Family<metrics::Counter>* requests_;
+  metrics::Family<metrics::Histogram>* latency_;
+};
+
+}  // namespace semrec
+
+#endif  // SEMREC_SERVER_SERVER_METRICS_H_

@@ -1,0 +1,85 @@
+// The server's HTTP endpoint: /readyz follows health (503 until the catalog is loaded), /metrics
+// counts every RPC by method and status code, exports engine state, and passes promtool.
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include <grpcpp/grpcpp.h>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "semrec/v1/semrec.grpc.pb.h"
+#include "server/testing/demo_server.h"
+
+namespace semrec {
+namespace {
+
+using ::testing::HasSubstr;
+
+// GET `path` from 127.0.0.1:`port`; returns the whole response (status line, headers, body).
+std::string HttpGet(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return "";
+  }
+  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
+  (void)send(fd, request.data(), request.size(), 0);
+  std::string response;
+  char buf[4096];
+  for (ssize_t n; (n = recv(fd, buf, sizeof(buf), 0)) > 0;) response.append(buf, n);
+  close(fd);
+  return response;
+}
+
+TEST(MetricsEndpointTest, ReadinessFollowsTheCatalogAndMetricsCountEveryRpc) {
+  ServerOptions options = DemoServerOptions();
+  options.http_address = "127.0.0.1:0";
+  auto created = ServerApp::Create(options);
+  ASSERT_TRUE(created.ok()) << created.status();
+  std::unique_ptr<ServerApp> app = std::move(created).value();
+  ASSERT_GT(app->http_port(), 0);
+  EXPECT_THAT(HttpGet(app->http_port(), "/readyz"), HasSubstr(" 503 "));
+  EXPECT_THAT(HttpGet(app->http_port(), "/healthz"), HasSubstr(" 200 "));
+  ASSERT_TRUE(app->LoadCatalog().ok());
+  EXPECT_THAT(HttpGet(app->http_port(), "/readyz"), HasSubstr(" 200 "));
+
+  auto stub = v1::Recommender::NewStub(
+      grpc::CreateChannel(app->address(), grpc::InsecureChannelCredentials()));
+  v1::RecommendRequest ok;
+  ok.set_query("jazz saxophone");
+  v1::RecommendRequest bad;
+  bad.set_k(0);
+  v1::RecommendResponse resp;
+  for (const auto* req : {&ok, &ok, &bad}) {
+    grpc::ClientContext ctx;
+    (void)stub->Recommend(&ctx, *req, &resp);
+  }
+
+  const std::string response = HttpGet(app->http_port(), "/metrics");
+  EXPECT_THAT(response, HasSubstr("Content-Type: text/plain; version=0.0.4"));
+  EXPECT_THAT(response, HasSubstr("semrec_grpc_requests_total{code=\"OK\",method=\"semrec.v1.Recommender/Recommend\"} 2"));
+  EXPECT_THAT(response, HasSubstr("semrec_grpc_requests_total{code=\"INVALID_ARGUMENT\",method=\"semrec.v1.Recommender/Recommend\"} 1"));
+  EXPECT_THAT(response, HasSubstr("semrec_grpc_request_duration_seconds_count{method=\"semrec.v1.Recommender/Recommend\"} 3"));
+  EXPECT_THAT(response, HasSubstr("semrec_items 312"));
+  EXPECT_THAT(response, HasSubstr("semrec_embedding_cache_misses_total 1"));
+  EXPECT_THAT(response, HasSubstr("semrec_build_info{version="));
+
+  const std::string promtool = SEMREC_PROMTOOL;
+  if (promtool.empty()) GTEST_SKIP() << "promtool not found (Debian package prometheus)";
+  const std::string body = response.substr(response.find("\r\n\r\n") + 4);
+  const std::string path = ::testing::TempDir() + "/semrec_metrics.txt";
+  std::ofstream(path) << body;
+  EXPECT_EQ(std::system((promtool + " check metrics < " + path).c_str()), 0);
+  app->Shutdown(absl::ZeroDuration());
+}
+
+}  // namespace
+}  // namespace semrec
