@@ -219,6 +219,55 @@ TEST_F(EngineTest, MultiInterestUserGetsEveryTaste) {
   EXPECT_THAT(ids, Contains(::testing::StartsWith("hike-")));
 }
 
+// "People who liked X also liked Y", learned online: three users watch cook-3 then hike-2 in
+// one session; a fourth who just watched cook-3 gets hike-2 from COLLABORATIVE and HYBRID,
+// although the two texts share no word.
+TEST_F(EngineTest, CollaborativeSignalIsLearnedOnlineAndExplained) {
+  for (const char* user : {"c1", "c2", "c3"}) {
+    ASSERT_TRUE(engine_->Feedback(user, {Ev("cook-3", EventType::kPurchase, kDayUs),
+                                         Ev("hike-2", EventType::kPurchase, kDayUs + 60'000'000)})
+                    .ok());
+  }
+  ASSERT_TRUE(engine_->Feedback("c4", {Ev("cook-3", EventType::kLike, 2 * kDayUs)}).ok());
+  RecommendRequest req;
+  req.user_id = "c4";
+  req.k = 1;
+  req.explain = true;
+  req.strategy = Strategy::kCollaborative;
+  auto recs = engine_->Recommend(req);
+  ASSERT_TRUE(recs.ok()) << recs.status();
+  ASSERT_EQ(recs->size(), 1u);
+  EXPECT_EQ((*recs)[0].item_id, "hike-2");
+  EXPECT_EQ((*recs)[0].reason, Reason::kCollaborative);
+  EXPECT_EQ((*recs)[0].source_item_id, "cook-3");
+  EXPECT_EQ((*recs)[0].explanation,
+            "people who liked 'french onion soup recipe with cheese' also liked this");
+  req.strategy = Strategy::kHybrid;
+  EXPECT_THAT(Ids(req), ::testing::ElementsAre("hike-2"));
+  // CONTENT ignores co-occurrence: the soup's lexical neighbours come first.
+  req.strategy = Strategy::kContent;
+  EXPECT_THAT(Ids(req), ::testing::ElementsAre(::testing::StartsWith("cook-")));
+  // POPULAR: hike-2 and cook-3 have the most interactions; cook-3 is seen.
+  req.strategy = Strategy::kPopular;
+  EXPECT_THAT(Ids(req), ::testing::ElementsAre("hike-2"));
+}
+
+TEST_F(EngineTest, NoveltyPrefersTheLongTail) {
+  // Make scifi-2 far more popular than scifi-3; both are close to the query.
+  for (int u = 0; u < 20; ++u) {
+    ASSERT_TRUE(engine_->Feedback("fan" + std::to_string(u), {Ev("scifi-2", EventType::kClick)}).ok());
+  }
+  RecommendRequest req;
+  req.query = "starship galaxy space";
+  req.k = 1;
+  req.filter.exclude_item_ids = {"scifi-1"};
+  const std::string plain = Ids(req)[0];
+  req.novelty = 1.0f;
+  const std::string novel = Ids(req)[0];
+  EXPECT_EQ(plain, "scifi-2");
+  EXPECT_NE(novel, "scifi-2");
+}
+
 TEST_F(EngineTest, FeedbackReportsUnknownItemsAndDuplicatesPerEvent) {
   auto r = engine_->Feedback("u4", {Ev("cook-1", EventType::kClick, kDayUs, "e1"),
                                     Ev("missing", EventType::kClick), Ev("cook-2", EventType::kLike)});
