@@ -105,7 +105,7 @@ void PopularityTracker::Record(std::string_view id, double weight, int64_t times
   if ((latest_us_ - anchor_us_) / half_life_us_ > 64) RebaseLocked(latest_us_);
   stored_[id] += weight * std::exp2((timestamp_us - anchor_us_) / half_life_us_);
   // Small trackers are ranked afresh on every Top(); large ones at most every 200 ms.
-  if (top_cache_.size() < kTopCacheSize) top_cache_valid_ = false;
+  if (!top_cache_ || top_cache_->size() < kTopCacheSize) top_cache_valid_ = false;
 }
 
 void PopularityTracker::Forget(std::string_view id) {
@@ -127,7 +127,7 @@ double PopularityTracker::MaxScore() const {
   return ToNowLocked(best);
 }
 
-std::vector<std::pair<std::string, double>> PopularityTracker::CachedTopLocked() const {
+std::shared_ptr<const PopularityTracker::RankedIds> PopularityTracker::CachedTopLocked() const {
   constexpr absl::Duration kTopCacheAge = absl::Milliseconds(200);
   const absl::Time now = absl::Now();
   if (top_cache_valid_ && now - top_cache_built_ < kTopCacheAge) return top_cache_;
@@ -139,8 +139,10 @@ std::vector<std::pair<std::string, double>> PopularityTracker::CachedTopLocked()
   };
   const size_t keep = std::min(all.size(), kTopCacheSize);
   std::partial_sort(all.begin(), all.begin() + keep, all.end(), better);
-  top_cache_.clear();
-  for (size_t i = 0; i < keep; ++i) top_cache_.emplace_back(*all[i].second, all[i].first);
+  auto ranked = std::make_shared<RankedIds>();
+  ranked->reserve(keep);
+  for (size_t i = 0; i < keep; ++i) ranked->emplace_back(*all[i].second, all[i].first);
+  top_cache_ = std::move(ranked);
   top_cache_built_ = now;
   top_cache_valid_ = true;
   return top_cache_;
@@ -148,7 +150,7 @@ std::vector<std::pair<std::string, double>> PopularityTracker::CachedTopLocked()
 
 std::vector<std::pair<std::string, double>> PopularityTracker::Top(
     size_t n, const std::function<bool(std::string_view)>& accept) const {
-  std::vector<std::pair<std::string, double>> cached;
+  std::shared_ptr<const RankedIds> cached;  // shared, not copied: this is on every request
   double to_now = 1.0;
   {
     absl::MutexLock lock(&mu_);
@@ -156,12 +158,12 @@ std::vector<std::pair<std::string, double>> PopularityTracker::Top(
     to_now = ToNowLocked(1.0);
   }
   std::vector<std::pair<std::string, double>> out;
-  for (auto& [id, stored] : cached) {
+  for (const auto& [id, stored] : *cached) {
     if (out.size() >= n) break;
     if (accept && !accept(id)) continue;
     out.emplace_back(id, stored * to_now);
   }
-  if (out.size() >= n || cached.size() < kTopCacheSize) return out;
+  if (out.size() >= n || cached->size() < kTopCacheSize) return out;
   // The filter rejected most of the cached head: rank everything.
   absl::ReaderMutexLock lock(&mu_);
   std::vector<std::pair<double, const std::string*>> all;

@@ -80,12 +80,12 @@ class PopularityTracker {
   // Forget, or after any Record while fewer than kTopCacheSize items have scores. Scores decay
   // uniformly, so between rebuilds the order is only off by the events recorded since.
   static constexpr size_t kTopCacheSize = 1024;
-  std::vector<std::pair<std::string, double>> CachedTopLocked() const
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  using RankedIds = std::vector<std::pair<std::string, double>>;
+  std::shared_ptr<const RankedIds> CachedTopLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const double half_life_us_;
   mutable absl::Mutex mu_;
-  mutable std::vector<std::pair<std::string, double>> top_cache_ ABSL_GUARDED_BY(mu_);
+  mutable std::shared_ptr<const RankedIds> top_cache_ ABSL_GUARDED_BY(mu_);
   mutable absl::Time top_cache_built_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   mutable bool top_cache_valid_ ABSL_GUARDED_BY(mu_) = false;
   int64_t anchor_us_ ABSL_GUARDED_BY(mu_) = 0;
