@@ -7,6 +7,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/time/time.h"
+#include "server/logging.h"
 #include "server/server_app.h"
 #include "spdlog/spdlog.h"
 
@@ -53,14 +54,19 @@ ABSL_FLAG(int, max_message_bytes, 16 << 20, "Max gRPC message size in bytes");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM/SIGINT: time in-flight calls get to finish");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
+ABSL_FLAG(std::string, log_format, "text",
+          "text, or json: one JSON object per line (time, level, logger, msg) for log collectors");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("semrec-server: online recommendations over gRPC.\n"
                                "  semrec-server --model_dir=DIR [--catalog_file=items.jsonl]");
   absl::ParseCommandLine(argc, argv);
-  spdlog::set_default_logger(spdlog::default_logger()->clone("main"));
-  spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ [%n] %v");
+  if (auto s = semrec::ConfigureLogging(absl::GetFlag(FLAGS_log_format),
+                                        absl::GetFlag(FLAGS_log_level));
+      !s.ok()) {
+    std::fprintf(stderr, "semrec-server: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
 
   // Signals are taken synchronously by sigwait below; block them before any thread starts.
   sigset_t signals;

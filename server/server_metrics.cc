@@ -2,7 +2,10 @@
 
 #include <chrono>
 
+#include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "spdlog/spdlog.h"
 
 namespace semrec {
 namespace {
@@ -30,26 +33,68 @@ const char* CodeName(grpc::StatusCode code) {
   }
 }
 
-// Times one RPC from its creation to the moment its status is sent.
+std::shared_ptr<spdlog::logger> Logger() {
+  static std::shared_ptr<spdlog::logger> logger = [] {
+    auto l = spdlog::get("rpc");
+    return l ? l : spdlog::default_logger()->clone("rpc");
+  }();
+  return logger;
+}
+
+std::string NewRequestId() {
+  thread_local absl::BitGen gen;
+  return absl::StrFormat("%016x", absl::Uniform<uint64_t>(gen));
+}
+
+// Per RPC: a request id (the client's x-request-id, or a new one, echoed in the response's
+// initial metadata), the latency from creation to the moment the status is sent, the metrics,
+// and a log line (debug; warning for server-side failures). Never logs request contents.
 class RpcInterceptor final : public grpc::experimental::Interceptor {
  public:
   RpcInterceptor(ServerMetrics& metrics, std::string method)
       : metrics_(metrics), method_(std::move(method)), start_(std::chrono::steady_clock::now()) {}
 
   void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
-    if (methods->QueryInterceptionHookPoint(
-            grpc::experimental::InterceptionHookPoints::PRE_SEND_STATUS)) {
+    using grpc::experimental::InterceptionHookPoints;
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
+      if (auto* md = methods->GetRecvInitialMetadata()) {
+        auto it = md->find("x-request-id");
+        if (it != md->end() && it->second.size() <= 128) {
+          request_id_.assign(it->second.data(), it->second.size());
+        }
+      }
+    }
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      if (auto* md = methods->GetSendInitialMetadata()) md->emplace("x-request-id", RequestId());
+    }
+    if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-      metrics_.RecordRpc(method_, methods->GetSendStatus().error_code(), seconds);
+      const grpc::Status status = methods->GetSendStatus();
+      metrics_.RecordRpc(method_, status.error_code(), seconds);
+      const grpc::StatusCode code = status.error_code();
+      if (code == grpc::StatusCode::INTERNAL || code == grpc::StatusCode::UNKNOWN ||
+          code == grpc::StatusCode::DATA_LOSS) {
+        Logger()->warn("{} {} {:.3f}ms request_id={}: {}", method_, CodeName(code), seconds * 1e3,
+                       RequestId(), status.error_message());
+      } else {
+        Logger()->debug("{} {} {:.3f}ms request_id={}", method_, CodeName(code), seconds * 1e3,
+                        RequestId());
+      }
     }
     methods->Proceed();
   }
 
  private:
+  const std::string& RequestId() {
+    if (request_id_.empty()) request_id_ = NewRequestId();
+    return request_id_;
+  }
+
   ServerMetrics& metrics_;
   const std::string method_;
   const std::chrono::steady_clock::time_point start_;
+  std::string request_id_;
 };
 
 class RpcInterceptorFactory final

@@ -60,7 +60,12 @@ TEST(MetricsEndpointTest, ReadinessFollowsTheCatalogAndMetricsCountEveryRpc) {
   v1::RecommendResponse resp;
   for (const auto* req : {&ok, &ok, &bad}) {
     grpc::ClientContext ctx;
+    ctx.AddMetadata("x-request-id", "req-42");
     (void)stub->Recommend(&ctx, *req, &resp);
+    // The request id is echoed back for correlating client and server logs.
+    auto echoed = ctx.GetServerInitialMetadata().find("x-request-id");
+    ASSERT_NE(echoed, ctx.GetServerInitialMetadata().end());
+    EXPECT_EQ(std::string(echoed->second.data(), echoed->second.size()), "req-42");
   }
 
   const std::string response = HttpGet(app->http_port(), "/metrics");
