@@ -318,6 +318,7 @@ absl::StatusOr<std::vector<Recommendation>> Engine::Recommend(const RecommendReq
 
   std::shared_ptr<const UserProfile> profile;
   if (!req.user_id.empty()) {
+    StageTimer t(*this, kStore);
     ASSIGN_OR_RETURN(profile, users_->Get(req.user_id));
   }
 
@@ -335,6 +336,7 @@ absl::StatusOr<std::vector<Recommendation>> Engine::Recommend(const RecommendReq
       parts.push_back({Reason::kUserInterest, options_.user_weight, user_dirs.front()});
     }
     if (!req.query.empty() && options_.query_weight > 0) {
+      StageTimer t(*this, kEncode);
       ASSIGN_OR_RETURN(auto q, encoder_->Encode({req.query}, TextKind::kQuery));
       parts.push_back({Reason::kQuery, options_.query_weight, std::move(q[0])});
     }
@@ -416,6 +418,7 @@ absl::StatusOr<std::vector<Recommendation>> Engine::Recommend(const RecommendReq
     const int per_target =
         std::max(req.k, fetch / static_cast<int>(targets.size()));
     for (const auto& target : targets) {
+      StageTimer t(*this, kAnn);
       ASSIGN_OR_RETURN(std::vector<IndexHit> hits, index_->Search(target, per_target, accept));
       for (auto& h : hits) {
         Candidate& c = candidate(h.id);
@@ -424,6 +427,7 @@ absl::StatusOr<std::vector<Recommendation>> Engine::Recommend(const RecommendReq
       }
     }
   }
+  StageTimer rank_timer(*this, kRank);  // collaborative candidates, fusion, reranking
   float seed_mass = 0;
   if (!seeds.empty()) {
     for (const CollabSeed& s : seeds) seed_mass += s.weight;
@@ -601,6 +605,7 @@ absl::StatusOr<std::vector<EventResult>> Engine::Feedback(const std::string& use
   }
   std::vector<std::vector<float>> search_vecs;
   if (!search_texts.empty()) {
+    StageTimer t(*this, kEncode);
     ASSIGN_OR_RETURN(search_vecs, encoder_->Encode(search_texts, TextKind::kQuery));
   }
   std::vector<ResolvedEvent> resolved;
@@ -638,8 +643,12 @@ absl::StatusOr<std::vector<EventResult>> Engine::Feedback(const std::string& use
 
   // The user's consumption before these events: new events pair with it in the co-occurrence model.
   std::shared_ptr<const UserProfile> before;
-  ASSIGN_OR_RETURN(before, users_->Get(user_id));
-  ASSIGN_OR_RETURN(std::vector<bool> applied, users_->ApplyEvents(user_id, sorted));
+  std::vector<bool> applied;
+  {
+    StageTimer t(*this, kStore);
+    ASSIGN_OR_RETURN(before, users_->Get(user_id));
+    ASSIGN_OR_RETURN(applied, users_->ApplyEvents(user_id, sorted));
+  }
   struct Past {
     std::string item_id;
     float weight;
@@ -813,9 +822,11 @@ absl::StatusOr<UpsertResult> Engine::UpsertItems(std::vector<Item> items) {
   }
   std::vector<std::vector<float>> vecs;
   if (!texts.empty()) {
+    StageTimer t(*this, kEncode);
     ASSIGN_OR_RETURN(vecs, encoder_->Encode(texts, TextKind::kDocument));
   }
   UpsertResult result;
+  StageTimer write_timer(*this, kIndexWrite);
   absl::MutexLock lock(&catalog_write_mu_);
   size_t next = 0;
   for (size_t i = 0; i < items.size(); ++i) {
@@ -863,6 +874,18 @@ absl::StatusOr<ItemInfo> Engine::GetItem(const std::string& id) const {
   auto item = catalog_.Get(id);
   if (!item) return absl::NotFoundError(absl::StrCat("item '", id, "' is not in the catalog"));
   return ItemInfo{item, popularity_.Score(id)};
+}
+
+void Engine::ExportStageMetrics(metrics::Registry& registry) {
+  auto family = registry.Register<metrics::Histogram>(
+      "semrec_stage_duration_seconds",
+      "Time spent per stage: store (user profile reads and writes), encode (text embedding), "
+      "ann (HNSW search), rank (collaborative candidates, fusion, reranking), index_write.");
+  if (!family.ok()) return;
+  const char* names[kStageCount] = {"store", "encode", "ann", "rank", "index_write"};
+  for (int i = 0; i < kStageCount; ++i) {
+    stage_latency_[i] = &(*family)->Add({{"stage", names[i]}}, metrics::DefaultLatencyBuckets());
+  }
 }
 
 EngineStats Engine::Stats() const {

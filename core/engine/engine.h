@@ -22,6 +22,7 @@
 #include "core/collab/co_occurrence.h"
 #include "core/encoder/encoder.h"
 #include "core/index/item_index.h"
+#include "core/metrics/registry.h"
 #include "core/user/user_store.h"
 
 namespace semrec {
@@ -176,10 +177,34 @@ class Engine {
   absl::StatusOr<ItemInfo> GetItem(const std::string& id) const;
   EngineStats Stats() const;
 
+  // Exports per-stage latency histograms (semrec_stage_duration_seconds{stage}: store, encode,
+  // ann, rank, index_write) into `registry`. Call once, before serving.
+  void ExportStageMetrics(metrics::Registry& registry);
+
   const EngineOptions& options() const { return options_; }
   const Encoder& encoder() const { return *encoder_; }
 
  private:
+  enum Stage { kStore, kEncode, kAnn, kRank, kIndexWrite, kStageCount };
+  // Observes the time from construction to destruction in the stage's histogram, if exported.
+  class StageTimer {
+   public:
+    StageTimer(const Engine& engine, Stage stage)
+        : histogram_(engine.stage_latency_[stage]),
+          start_(histogram_ ? std::chrono::steady_clock::now()
+                            : std::chrono::steady_clock::time_point()) {}
+    ~StageTimer() {
+      if (histogram_) {
+        histogram_->Observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+      }
+    }
+
+   private:
+    metrics::Histogram* const histogram_;
+    const std::chrono::steady_clock::time_point start_;
+  };
+
   struct CollabSeed {
     std::string item_id;
     float weight;
@@ -216,6 +241,7 @@ class Engine {
   // Serializes the apply phase of catalog writes (index + catalog), never held while encoding.
   absl::Mutex catalog_write_mu_;
   std::atomic<int64_t> events_applied_{0};
+  metrics::Histogram* stage_latency_[kStageCount] = {};  // set before serving; null: not exported
   const std::chrono::steady_clock::time_point started_;
 };
 

@@ -355,3 +355,38 @@ TEST_F(EngineTest, UpsertReEmbedsOnlyChangedTextAndDeleteForgets) {
 
 }  // namespace
 }  // namespace semrec
+
+namespace semrec {
+namespace {
+
+TEST(EngineStageMetricsTest, EveryStageIsTimed) {
+  HnswIndex::Options io;
+  io.dimension = 32;
+  auto engine = Engine::Create(EngineOptions{}, std::make_unique<FakeEncoder>(32),
+                               std::move(HnswIndex::Create(io)).value(),
+                               std::make_unique<InMemoryUserStore>(UserModelOptions{}));
+  ASSERT_TRUE(engine.ok());
+  metrics::Registry registry;
+  (*engine)->ExportStageMetrics(registry);
+  ASSERT_TRUE((*engine)->UpsertItems({{"a", "red shoes", {}, {}}, {"b", "blue hat", {}, {}}}).ok());
+  Event e;
+  e.item_id = "a";
+  e.type = EventType::kLike;
+  ASSERT_TRUE((*engine)->Feedback("u", {e}).ok());
+  RecommendRequest req;
+  req.user_id = "u";
+  req.query = "hat";
+  req.k = 1;
+  ASSERT_TRUE((*engine)->Recommend(req).ok());
+  const std::string text = registry.Serialize();
+  for (const char* line : {"semrec_stage_duration_seconds_count{stage=\"encode\"} 2",
+                           "semrec_stage_duration_seconds_count{stage=\"index_write\"} 1",
+                           "semrec_stage_duration_seconds_count{stage=\"store\"} 2",
+                           "semrec_stage_duration_seconds_count{stage=\"rank\"} 1"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << "\n" << text;
+  }
+  EXPECT_NE(text.find("semrec_stage_duration_seconds_count{stage=\"ann\"}"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace semrec
