@@ -4,10 +4,16 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
 #include "absl/strings/str_cat.h"
 #include "core/catalog/catalog_io.h"
 #include "core/common/status_macros.h"
 #include "core/user/in_memory_user_store.h"
+#include "server/auth.h"
 #include "server/http/http_server.h"
 #include "server/server_metrics.h"
 #include "server/services.h"
@@ -26,6 +32,41 @@ std::shared_ptr<spdlog::logger> Logger() {
 
 constexpr const char* kServiceNames[] = {"semrec.v1.Recommender", "semrec.v1.Catalog"};
 
+// The whole of a PEM file; `what` names the option in errors.
+absl::StatusOr<std::string> ReadPemFile(const char* what, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " ", path, ": cannot read: ", std::strerror(errno)));
+  }
+  std::ostringstream content;
+  content << in.rdbuf();
+  if (content.str().find("-----BEGIN ") == std::string::npos) {
+    return absl::InvalidArgumentError(absl::StrCat(what, " ", path, ": not a PEM file"));
+  }
+  return content.str();
+}
+
+// Plaintext, TLS, or mutual TLS for the gRPC port.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
+    const TlsOptions& tls) {
+  if (!tls.enabled()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions ssl;
+  grpc::SslServerCredentialsOptions::PemKeyCertPair pair;
+  ASSIGN_OR_RETURN(pair.cert_chain,
+                   ReadPemFile("TLS certificate file (--tls_cert_file)", tls.cert_file));
+  ASSIGN_OR_RETURN(pair.private_key, ReadPemFile("TLS key file (--tls_key_file)", tls.key_file));
+  ssl.pem_key_cert_pairs.push_back(std::move(pair));
+  if (!tls.client_ca_file.empty()) {
+    ASSIGN_OR_RETURN(ssl.pem_root_certs, ReadPemFile("TLS client CA file (--tls_client_ca_file)",
+                                                     tls.client_ca_file));
+    ssl.client_certificate_request =
+        tls.require_client_cert ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                                : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
 }  // namespace
 
 absl::Status ServerOptions::Validate() const {
@@ -38,6 +79,14 @@ absl::Status ServerOptions::Validate() const {
     return absl::InvalidArgumentError("max message size must be at least 1024 bytes");
   }
   if (max_threads < 0) return absl::InvalidArgumentError("max threads must be >= 0");
+  if (tls.cert_file.empty() != tls.key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "TLS needs both a certificate (--tls_cert_file) and its key (--tls_key_file)");
+  }
+  if (!tls.client_ca_file.empty() && !tls.enabled()) {
+    return absl::InvalidArgumentError(
+        "a client CA (--tls_client_ca_file) needs TLS: set --tls_cert_file and --tls_key_file");
+  }
   RETURN_IF_ERROR(batching.Validate());
   return engine.Validate();
 }
@@ -51,6 +100,14 @@ absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerOptions
   std::unique_ptr<ServerApp> app(new ServerApp());
   app->options_ = options;
   app->metrics_ = std::make_unique<ServerMetrics>();
+  // Security first: a bad certificate or token file fails before the model loads.
+  ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                   MakeServerCredentials(options.tls));
+  ApiToken token;
+  if (!options.api_token_file.empty()) {
+    ASSIGN_OR_RETURN(std::string value, ReadApiTokenFile(options.api_token_file));
+    token = ApiToken(std::move(value));
+  }
 
   // The encoder stack: query cache -> dynamic batcher -> TorchScript model.
   ASSIGN_OR_RETURN(std::unique_ptr<TorchEncoder> model, TorchEncoder::Create(options.encoder));
@@ -68,12 +125,15 @@ absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerOptions
   app->metrics_->WatchEngine(*app->engine_);
   app->recommender_ = std::make_unique<RecommenderService>(*app->engine_);
   app->catalog_ = std::make_unique<CatalogService>(*app->engine_);
+  app->guarded_recommender_ =
+      std::make_unique<GuardedRecommenderService>(*app->recommender_, token);
+  app->guarded_catalog_ = std::make_unique<GuardedCatalogService>(*app->catalog_, token);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(), &app->port_);
-  builder.RegisterService(app->recommender_.get());
-  builder.RegisterService(app->catalog_.get());
+  builder.AddListeningPort(options.listen_address, credentials, &app->port_);
+  builder.RegisterService(app->guarded_recommender_.get());
+  builder.RegisterService(app->guarded_catalog_.get());
   builder.experimental().SetInterceptorCreators(app->metrics_->InterceptorFactories());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
@@ -89,8 +149,12 @@ absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerOptions
         absl::StrCat("cannot listen on ", options.listen_address, " (address in use or invalid)"));
   }
   app->SetServing(false);
-  Logger()->info("listening on {} (health NOT_SERVING until the catalog is loaded)",
-                 app->address());
+  Logger()->info("listening on {} ({}{}; health NOT_SERVING until the catalog is loaded)",
+                 app->address(),
+                 !options.tls.enabled()             ? "plaintext"
+                 : options.tls.client_ca_file.empty() ? "TLS"
+                                                      : "mutual TLS",
+                 token.required() ? ", API token required for writes" : "");
   if (!options.http_address.empty()) {
     HttpServer::Options http;
     http.address = options.http_address;

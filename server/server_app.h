@@ -28,8 +28,23 @@ namespace semrec {
 
 class RecommenderService;
 class CatalogService;
+class GuardedRecommenderService;
+class GuardedCatalogService;
 class ServerMetrics;
 class HttpServer;
+
+// TLS for the gRPC port. Fixed at start-up.
+struct TlsOptions {
+  std::string cert_file;  // PEM server certificate chain; with key_file: serve TLS
+  std::string key_file;   // PEM private key of cert_file
+  // PEM CA bundle for client certificates; set: mutual TLS (needs cert_file and key_file).
+  std::string client_ca_file;
+  // With client_ca_file: true refuses clients without a certificate; false verifies one only
+  // when presented.
+  bool require_client_cert = true;
+
+  bool enabled() const { return !cert_file.empty() || !key_file.empty(); }
+};
 
 struct ServerOptions {
   std::string listen_address = "127.0.0.1:50051";  // host:port; port 0 picks a free one
@@ -44,7 +59,12 @@ struct ServerOptions {
   int max_threads = 0;  // gRPC sync server threads; 0 = gRPC's default
   // HTTP endpoint for /metrics, /healthz and /readyz ("host:port", port 0 picks one); empty: off.
   std::string http_address;
+  TlsOptions tls;  // empty: plaintext
+  // File whose content (trimmed) is the bearer token required by UpsertItems, DeleteItems and
+  // DeleteUser; empty: no token. A file keeps the token out of `ps`. Fixed at start-up.
+  std::string api_token_file;
 
+  // Checks the options' shape; Create also reports unreadable TLS and token files.
   absl::Status Validate() const;
 };
 
@@ -74,6 +94,8 @@ class ServerApp {
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<RecommenderService> recommender_;
   std::unique_ptr<CatalogService> catalog_;
+  std::unique_ptr<GuardedRecommenderService> guarded_recommender_;
+  std::unique_ptr<GuardedCatalogService> guarded_catalog_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<HttpServer> http_;
   int port_ = 0;
