@@ -19,6 +19,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # promtool (checks the /metrics exposition in core/metrics tests)
   prometheus
+  # openssl: the security tests make their certificates with it
+  openssl
   # python side (run with /usr/bin/python3): test encoder generation, tools
   python3-torch python3-numpy
 )

@@ -15,6 +15,17 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "gRPC listen address host:port (0.0.0.0:50051 in containers; port 0 picks one)");
 ABSL_FLAG(std::string, http_listen, "127.0.0.1:9090",
           "HTTP address for /metrics (Prometheus), /healthz and /readyz; empty turns it off");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM server certificate chain; with --tls_key_file the gRPC port serves TLS");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key for --tls_cert_file");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA bundle for client certificates; set: mutual TLS (needs --tls_cert_file/--tls_key_file)");
+ABSL_FLAG(bool, tls_require_client_cert, true,
+          "with --tls_client_ca_file: refuse clients without a certificate (false: verify one only "
+          "when presented)");
+ABSL_FLAG(std::string, api_token_file, "",
+          "File whose trimmed content is the bearer token required by UpsertItems, DeleteItems and "
+          "DeleteUser; empty: no token");
 ABSL_FLAG(std::string, model_dir, "data/models/demo",
           "Encoder folder with manifest.json (tools/make_test_encoder.py, tools/export_hf_encoder.py)");
 ABSL_FLAG(std::string, device, "auto", "Encoder device: auto, cpu, cuda or cuda:N");
@@ -78,6 +89,11 @@ int main(int argc, char** argv) {
   semrec::ServerOptions options;
   options.listen_address = absl::GetFlag(FLAGS_listen);
   options.http_address = absl::GetFlag(FLAGS_http_listen);
+  options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  options.tls.key_file = absl::GetFlag(FLAGS_tls_key_file);
+  options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
+  options.tls.require_client_cert = absl::GetFlag(FLAGS_tls_require_client_cert);
+  options.api_token_file = absl::GetFlag(FLAGS_api_token_file);
   options.encoder.model_dir = absl::GetFlag(FLAGS_model_dir);
   options.encoder.device = absl::GetFlag(FLAGS_device);
   options.encoder.precision = absl::GetFlag(FLAGS_precision);

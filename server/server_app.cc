@@ -123,6 +123,7 @@ absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerOptions
                                                 std::move(index), std::move(users)));
 
   app->metrics_->WatchEngine(*app->engine_);
+  app->engine_->ExportStageMetrics(app->metrics_->registry());
   app->recommender_ = std::make_unique<RecommenderService>(*app->engine_);
   app->catalog_ = std::make_unique<CatalogService>(*app->engine_);
   app->guarded_recommender_ =

@@ -76,6 +76,8 @@ TEST(MetricsEndpointTest, ReadinessFollowsTheCatalogAndMetricsCountEveryRpc) {
   EXPECT_THAT(response, HasSubstr("semrec_items 312"));
   EXPECT_THAT(response, HasSubstr("semrec_embedding_cache_misses_total 1"));
   EXPECT_THAT(response, HasSubstr("semrec_build_info{version="));
+  EXPECT_THAT(response, HasSubstr("semrec_stage_duration_seconds_count{stage=\"ann\"} 2"));
+  EXPECT_THAT(response, HasSubstr("semrec_stage_duration_seconds_bucket{stage=\"encode\",le="));
 
   const std::string promtool = SEMREC_PROMTOOL;
   if (promtool.empty()) GTEST_SKIP() << "promtool not found (Debian package prometheus)";
