@@ -70,7 +70,17 @@ class RpcInterceptor final : public grpc::experimental::Interceptor {
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_STATUS)) {
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-      const grpc::Status status = methods->GetSendStatus();
+      grpc::Status status = methods->GetSendStatus();
+      // gRPC answers a request that protobuf cannot parse (in proto3 mostly: a string field that
+      // is not valid UTF-8) with INTERNAL and an empty message before any handler runs. That is
+      // the client's input, not a server fault: say so. semrec's own errors always have a
+      // message, so an empty INTERNAL can only be this.
+      if (status.error_code() == grpc::StatusCode::INTERNAL && status.error_message().empty()) {
+        status = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                              "the request could not be parsed: every string field must be valid "
+                              "UTF-8 and every field of the expected type");
+        methods->ModifySendStatus(status);
+      }
       metrics_.RecordRpc(method_, status.error_code(), seconds);
       const grpc::StatusCode code = status.error_code();
       if (code == grpc::StatusCode::INTERNAL || code == grpc::StatusCode::UNKNOWN ||

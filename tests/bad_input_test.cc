@@ -633,12 +633,11 @@ TEST_F(BadInputTest, InvalidUtf8IsRefusedTheSameWayByEveryRpcAndAppliesNothing) 
   EXPECT_EQ(after.users(), before.users());
 }
 
-// BUG: a string field with invalid UTF-8 (e.g. GetItemRequest.id = "bad-\xC3\x28-\xFF") is answered
-// INTERNAL with an empty message by every RPC: the request fails to parse (proto3 `string` fields
-// must be UTF-8) before any handler runs, so server/services.cc never validates it. It is the
-// client's mistake: it should be INVALID_ARGUMENT naming the field and saying "UTF-8". Enable once
-// the server maps request parse failures to INVALID_ARGUMENT.
-TEST_F(BadInputTest, DISABLED_InvalidUtf8IsInvalidArgumentNamingUtf8) {
+// A string field with invalid UTF-8 (e.g. GetItemRequest.id = "bad-\xC3\x28-\xFF") fails to parse
+// (proto3 `string` fields must be UTF-8) before any handler runs; gRPC itself would answer
+// INTERNAL with an empty message. The server's interceptor turns that into INVALID_ARGUMENT
+// saying "UTF-8": it is the client's mistake.
+TEST_F(BadInputTest, InvalidUtf8IsInvalidArgumentNamingUtf8) {
   ExpectRows(InvalidUtf8Rows(Code::INVALID_ARGUMENT, "UTF-8"));
   ExpectStillServing();
 }
