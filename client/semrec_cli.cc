@@ -270,6 +270,18 @@ void SetFilter(v1::Filter* filter) {
   }
 }
 
+// Recommend and SimilarItems answers: the ranked table, or the JSON with --json.
+int PrintRecommendations(const Command& cmd,
+                         const absl::StatusOr<v1::RecommendResponse>& response, bool explain) {
+  if (!response.ok()) return Failed(response.status());
+  if (cmd.json) {
+    PrintJson(*response);
+  } else {
+    PrintScoredItems(response->items(), explain);
+  }
+  return kExitOk;
+}
+
 int Recommend(const Command& cmd) {
   if (!cmd.args.empty()) return UsageError("recommend takes flags only");
   v1::RecommendRequest request;
@@ -283,14 +295,7 @@ int Recommend(const Command& cmd) {
   request.set_novelty(static_cast<float>(absl::GetFlag(FLAGS_novelty)));
   request.set_explain(absl::GetFlag(FLAGS_explain));
   request.set_include_items(true);
-  absl::StatusOr<v1::RecommendResponse> response = cmd.client.Recommend(request);
-  if (!response.ok()) return Failed(response.status());
-  if (cmd.json) {
-    PrintJson(*response);
-  } else {
-    PrintScoredItems(response->items(), request.explain());
-  }
-  return kExitOk;
+  return PrintRecommendations(cmd, cmd.client.Recommend(request), request.explain());
 }
 
 int Similar(const Command& cmd) {
@@ -301,14 +306,7 @@ int Similar(const Command& cmd) {
   SetFilter(request.mutable_filter());
   request.set_explain(absl::GetFlag(FLAGS_explain));
   request.set_include_items(true);
-  absl::StatusOr<v1::RecommendResponse> response = cmd.client.SimilarItems(request);
-  if (!response.ok()) return Failed(response.status());
-  if (cmd.json) {
-    PrintJson(*response);
-  } else {
-    PrintScoredItems(response->items(), request.explain());
-  }
-  return kExitOk;
+  return PrintRecommendations(cmd, cmd.client.SimilarItems(request), request.explain());
 }
 
 int Feedback(const Command& cmd) {
