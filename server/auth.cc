@@ -9,7 +9,6 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
-#include "server/status_util.h"
 
 namespace semrec {
 namespace {
@@ -59,60 +58,6 @@ absl::Status ApiToken::Check(const grpc::ServerContext& context) const {
     return absl::PermissionDeniedError("invalid API token");
   }
   return absl::OkStatus();
-}
-
-// Recommender: only DeleteUser writes.
-grpc::Status GuardedRecommenderService::Recommend(grpc::ServerContext* ctx,
-                                                  const v1::RecommendRequest* req,
-                                                  v1::RecommendResponse* resp) {
-  return inner_.Recommend(ctx, req, resp);
-}
-grpc::Status GuardedRecommenderService::Feedback(grpc::ServerContext* ctx,
-                                                 const v1::FeedbackRequest* req,
-                                                 v1::FeedbackResponse* resp) {
-  return inner_.Feedback(ctx, req, resp);
-}
-grpc::Status GuardedRecommenderService::SimilarItems(grpc::ServerContext* ctx,
-                                                     const v1::SimilarItemsRequest* req,
-                                                     v1::RecommendResponse* resp) {
-  return inner_.SimilarItems(ctx, req, resp);
-}
-grpc::Status GuardedRecommenderService::Embed(grpc::ServerContext* ctx, const v1::EmbedRequest* req,
-                                              v1::EmbedResponse* resp) {
-  return inner_.Embed(ctx, req, resp);
-}
-grpc::Status GuardedRecommenderService::GetUser(grpc::ServerContext* ctx,
-                                                const v1::GetUserRequest* req,
-                                                v1::GetUserResponse* resp) {
-  return inner_.GetUser(ctx, req, resp);
-}
-grpc::Status GuardedRecommenderService::DeleteUser(grpc::ServerContext* ctx,
-                                                   const v1::DeleteUserRequest* req,
-                                                   v1::DeleteUserResponse* resp) {
-  if (absl::Status s = token_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
-  return inner_.DeleteUser(ctx, req, resp);
-}
-
-// Catalog: UpsertItems and DeleteItems write.
-grpc::Status GuardedCatalogService::UpsertItems(grpc::ServerContext* ctx,
-                                                const v1::UpsertItemsRequest* req,
-                                                v1::UpsertItemsResponse* resp) {
-  if (absl::Status s = token_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
-  return inner_.UpsertItems(ctx, req, resp);
-}
-grpc::Status GuardedCatalogService::DeleteItems(grpc::ServerContext* ctx,
-                                                const v1::DeleteItemsRequest* req,
-                                                v1::DeleteItemsResponse* resp) {
-  if (absl::Status s = token_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
-  return inner_.DeleteItems(ctx, req, resp);
-}
-grpc::Status GuardedCatalogService::GetItem(grpc::ServerContext* ctx, const v1::GetItemRequest* req,
-                                            v1::GetItemResponse* resp) {
-  return inner_.GetItem(ctx, req, resp);
-}
-grpc::Status GuardedCatalogService::Stats(grpc::ServerContext* ctx, const v1::StatsRequest* req,
-                                          v1::StatsResponse* resp) {
-  return inner_.Stats(ctx, req, resp);
 }
 
 }  // namespace semrec

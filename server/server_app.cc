@@ -124,17 +124,14 @@ absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerOptions
 
   app->metrics_->WatchEngine(*app->engine_);
   app->engine_->ExportStageMetrics(app->metrics_->registry());
-  app->recommender_ = std::make_unique<RecommenderService>(*app->engine_);
-  app->catalog_ = std::make_unique<CatalogService>(*app->engine_);
-  app->guarded_recommender_ =
-      std::make_unique<GuardedRecommenderService>(*app->recommender_, token);
-  app->guarded_catalog_ = std::make_unique<GuardedCatalogService>(*app->catalog_, token);
+  app->recommender_ = std::make_unique<RecommenderService>(*app->engine_, token);
+  app->catalog_ = std::make_unique<CatalogService>(*app->engine_, token);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen_address, credentials, &app->port_);
-  builder.RegisterService(app->guarded_recommender_.get());
-  builder.RegisterService(app->guarded_catalog_.get());
+  builder.RegisterService(app->recommender_.get());
+  builder.RegisterService(app->catalog_.get());
   builder.experimental().SetInterceptorCreators(app->metrics_->InterceptorFactories());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);

@@ -28,8 +28,6 @@ namespace semrec {
 
 class RecommenderService;
 class CatalogService;
-class GuardedRecommenderService;
-class GuardedCatalogService;
 class ServerMetrics;
 class HttpServer;
 
@@ -94,8 +92,6 @@ class ServerApp {
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<RecommenderService> recommender_;
   std::unique_ptr<CatalogService> catalog_;
-  std::unique_ptr<GuardedRecommenderService> guarded_recommender_;
-  std::unique_ptr<GuardedCatalogService> guarded_catalog_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<HttpServer> http_;
   int port_ = 0;

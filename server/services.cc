@@ -143,9 +143,10 @@ grpc::Status RecommenderService::GetUser(grpc::ServerContext*, const v1::GetUser
   return grpc::Status::OK;
 }
 
-grpc::Status RecommenderService::DeleteUser(grpc::ServerContext*,
+grpc::Status RecommenderService::DeleteUser(grpc::ServerContext* ctx,
                                             const v1::DeleteUserRequest* req,
                                             v1::DeleteUserResponse* resp) {
+  if (absl::Status s = token_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
   auto deleted = engine_.DeleteUser(req->user_id());
   if (!deleted.ok()) return ToGrpcStatus(deleted.status());
   resp->set_deleted(*deleted);
@@ -154,8 +155,10 @@ grpc::Status RecommenderService::DeleteUser(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status CatalogService::UpsertItems(grpc::ServerContext*, const v1::UpsertItemsRequest* req,
+grpc::Status CatalogService::UpsertItems(grpc::ServerContext* ctx,
+                                         const v1::UpsertItemsRequest* req,
                                          v1::UpsertItemsResponse* resp) {
+  if (absl::Status s = token_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
   std::vector<Item> items;
   items.reserve(req->items_size());
   for (const auto& p : req->items()) items.push_back(ItemFromProto(p));
@@ -167,8 +170,10 @@ grpc::Status CatalogService::UpsertItems(grpc::ServerContext*, const v1::UpsertI
   return grpc::Status::OK;
 }
 
-grpc::Status CatalogService::DeleteItems(grpc::ServerContext*, const v1::DeleteItemsRequest* req,
+grpc::Status CatalogService::DeleteItems(grpc::ServerContext* ctx,
+                                         const v1::DeleteItemsRequest* req,
                                          v1::DeleteItemsResponse* resp) {
+  if (absl::Status s = token_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
   std::vector<std::string> ids(req->ids().begin(), req->ids().end());
   auto result = engine_.DeleteItems(ids);
   if (!result.ok()) return ToGrpcStatus(result.status());

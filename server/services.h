@@ -9,13 +9,15 @@
 #define SEMREC_SERVER_SERVICES_H_
 
 #include "core/engine/engine.h"
+#include "server/auth.h"
 #include "semrec/v1/semrec.grpc.pb.h"
 
 namespace semrec {
 
 class RecommenderService final : public v1::Recommender::Service {
  public:
-  explicit RecommenderService(Engine& engine) : engine_(engine) {}
+  // `token` guards DeleteUser (nothing is checked when no token is configured).
+  RecommenderService(Engine& engine, ApiToken token) : engine_(engine), token_(std::move(token)) {}
 
   grpc::Status Recommend(grpc::ServerContext* ctx, const v1::RecommendRequest* req,
                          v1::RecommendResponse* resp) override;
@@ -32,11 +34,13 @@ class RecommenderService final : public v1::Recommender::Service {
 
  private:
   Engine& engine_;
+  const ApiToken token_;
 };
 
 class CatalogService final : public v1::Catalog::Service {
  public:
-  explicit CatalogService(Engine& engine) : engine_(engine) {}
+  // `token` guards UpsertItems and DeleteItems (nothing is checked when none is configured).
+  CatalogService(Engine& engine, ApiToken token) : engine_(engine), token_(std::move(token)) {}
 
   grpc::Status UpsertItems(grpc::ServerContext* ctx, const v1::UpsertItemsRequest* req,
                            v1::UpsertItemsResponse* resp) override;
@@ -49,6 +53,7 @@ class CatalogService final : public v1::Catalog::Service {
 
  private:
   Engine& engine_;
+  const ApiToken token_;
 };
 
 }  // namespace semrec
