@@ -149,52 +149,77 @@ ServerMetrics::InterceptorFactories() {
 }
 
 void ServerMetrics::RecordRpc(const std::string& method, grpc::StatusCode code, double seconds) {
-  requests_->Add({{"method", method}, {"code", CodeName(code)}}).Increment();
-  latency_->Add({{"method", method}}, metrics::DefaultLatencyBuckets()).Observe(seconds);
+  const int slot = code >= 0 && code < kCodes ? static_cast<int>(code) : kCodes;
+  metrics::Histogram* latency;
+  metrics::Counter* requests;
+  {
+    absl::MutexLock lock(&series_mu_);
+    std::unique_ptr<MethodSeries>& series = series_[method];
+    if (!series) {
+      series = std::make_unique<MethodSeries>();
+      series->latency = &latency_->Add({{"method", method}}, metrics::DefaultLatencyBuckets());
+    }
+    if (!series->requests[slot]) {
+      series->requests[slot] = &requests_->Add({{"method", method}, {"code", CodeName(code)}});
+    }
+    latency = series->latency;
+    requests = series->requests[slot];
+  }
+  requests->Increment();
+  latency->Observe(seconds);
 }
 
 void ServerMetrics::WatchEngine(const Engine& engine) {
-  auto* items = MustRegister<metrics::Gauge>(registry_, "semrec_items", "Items in the catalog.");
-  auto* users = MustRegister<metrics::Gauge>(registry_, "semrec_users", "Users with a profile.");
-  auto* events = MustRegister<metrics::Counter>(registry_, "semrec_events_applied_total",
-                                                "Feedback events applied.");
-  auto* uptime = MustRegister<metrics::Gauge>(registry_, "semrec_uptime_seconds",
-                                              "Seconds since the engine started.");
-  auto* batches = MustRegister<metrics::Counter>(registry_, "semrec_encoder_batches_total",
-                                                 "Shared forward passes run by the batcher.");
-  auto* batched = MustRegister<metrics::Counter>(registry_, "semrec_encoder_batched_texts_total",
-                                                 "Texts in the batcher's forward passes.");
-  auto* bulk = MustRegister<metrics::Counter>(registry_, "semrec_encoder_bulk_calls_total",
-                                              "Large encode calls that bypassed the batcher.");
-  auto* rejected = MustRegister<metrics::Counter>(
-      registry_, "semrec_encoder_rejected_total", "Encode calls refused: the queue was full.");
-  auto* queued = MustRegister<metrics::Gauge>(registry_, "semrec_encoder_queue_texts",
-                                              "Texts waiting for the encoder.");
-  auto* hits = MustRegister<metrics::Counter>(registry_, "semrec_embedding_cache_hits_total",
-                                              "Query embeddings served from the cache.");
-  auto* misses = MustRegister<metrics::Counter>(registry_, "semrec_embedding_cache_misses_total",
-                                                "Query embeddings computed by the model.");
-  auto* cache_bytes = MustRegister<metrics::Gauge>(registry_, "semrec_embedding_cache_bytes",
-                                                   "Bytes held by the query embedding cache.");
-  // Counters only move forward: add the difference since the previous scrape.
-  auto advance = [](metrics::Counter& c, int64_t now) {
-    if (now > c.Value()) c.Increment(static_cast<double>(now) - c.Value());
+  // Engine state read at every scrape: gauges are set, counters advance by the difference since
+  // the previous scrape (they only move forward).
+  struct Exported {
+    const char* name;
+    const char* help;
+    bool counter;
+    int64_t (*value)(const EngineStats&);
   };
-  registry_.AddCollector([&engine, items, users, events, uptime, batches, batched, bulk, rejected,
-                          queued, hits, misses, cache_bytes, advance] {
+  static constexpr Exported kExported[] = {
+      {"semrec_items", "Items in the catalog.", false,
+       [](const EngineStats& s) { return static_cast<int64_t>(s.items); }},
+      {"semrec_users", "Users with a profile.", false,
+       [](const EngineStats& s) { return static_cast<int64_t>(s.users); }},
+      {"semrec_uptime_seconds", "Seconds since the engine started.", false,
+       [](const EngineStats& s) { return s.uptime_seconds; }},
+      {"semrec_events_applied_total", "Feedback events applied.", true,
+       [](const EngineStats& s) { return s.events_applied; }},
+      {"semrec_encoder_batches_total", "Shared forward passes run by the batcher.", true,
+       [](const EngineStats& s) { return s.encoder.batches; }},
+      {"semrec_encoder_batched_texts_total", "Texts in the batcher's forward passes.", true,
+       [](const EngineStats& s) { return s.encoder.batched_texts; }},
+      {"semrec_encoder_bulk_calls_total", "Large encode calls that bypassed the batcher.", true,
+       [](const EngineStats& s) { return s.encoder.bulk_calls; }},
+      {"semrec_encoder_rejected_total", "Encode calls refused: the queue was full.", true,
+       [](const EngineStats& s) { return s.encoder.rejected; }},
+      {"semrec_encoder_queue_texts", "Texts waiting for the encoder.", false,
+       [](const EngineStats& s) { return s.encoder.queued_texts; }},
+      {"semrec_embedding_cache_hits_total", "Query embeddings served from the cache.", true,
+       [](const EngineStats& s) { return s.encoder.cache_hits; }},
+      {"semrec_embedding_cache_misses_total", "Query embeddings computed by the model.", true,
+       [](const EngineStats& s) { return s.encoder.cache_misses; }},
+      {"semrec_embedding_cache_bytes", "Bytes held by the query embedding cache.", false,
+       [](const EngineStats& s) { return s.encoder.cache_bytes; }},
+  };
+  std::vector<std::pair<const Exported*, metrics::Counter*>> counters;
+  std::vector<std::pair<const Exported*, metrics::Gauge*>> gauges;
+  for (const Exported& e : kExported) {
+    if (e.counter) {
+      counters.emplace_back(&e, &MustRegister<metrics::Counter>(registry_, e.name, e.help)->Add({}));
+    } else {
+      gauges.emplace_back(&e, &MustRegister<metrics::Gauge>(registry_, e.name, e.help)->Add({}));
+    }
+  }
+  registry_.AddCollector([&engine, counters, gauges] {
     const EngineStats s = engine.Stats();
-    items->Add({}).Set(static_cast<double>(s.items));
-    users->Add({}).Set(static_cast<double>(s.users));
-    uptime->Add({}).Set(static_cast<double>(s.uptime_seconds));
-    advance(events->Add({}), s.events_applied);
-    advance(batches->Add({}), s.encoder.batches);
-    advance(batched->Add({}), s.encoder.batched_texts);
-    advance(bulk->Add({}), s.encoder.bulk_calls);
-    advance(rejected->Add({}), s.encoder.rejected);
-    queued->Add({}).Set(static_cast<double>(s.encoder.queued_texts));
-    advance(hits->Add({}), s.encoder.cache_hits);
-    advance(misses->Add({}), s.encoder.cache_misses);
-    cache_bytes->Add({}).Set(static_cast<double>(s.encoder.cache_bytes));
+    for (const auto& [e, gauge] : gauges) gauge->Set(static_cast<double>(e->value(s)));
+    for (const auto& [e, counter] : counters) {
+      const double now = static_cast<double>(e->value(s));
+      if (now > counter->Value()) counter->Increment(now - counter->Value());
+    }
   });
 }
 

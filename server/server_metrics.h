@@ -13,9 +13,12 @@
 
 #include <grpcpp/support/server_interceptor.h>
 
+#include <array>
 #include <memory>
 #include <vector>
 
+#include "absl/synchronization/mutex.h"
+#include "core/common/string_map.h"
 #include "core/engine/engine.h"
 #include "core/metrics/registry.h"
 
@@ -37,9 +40,18 @@ class ServerMetrics {
   metrics::Registry& registry() { return registry_; }
 
  private:
+  // One method's series, resolved once so that recording an RPC allocates nothing.
+  static constexpr int kCodes = 17;  // grpc::StatusCode values 0..16
+  struct MethodSeries {
+    metrics::Histogram* latency = nullptr;
+    std::array<metrics::Counter*, kCodes + 1> requests{};  // by code; the last is "OTHER"
+  };
+
   metrics::Registry registry_;
   metrics::Family<metrics::Counter>* requests_;
   metrics::Family<metrics::Histogram>* latency_;
+  absl::Mutex series_mu_;
+  StringMap<std::unique_ptr<MethodSeries>> series_ ABSL_GUARDED_BY(series_mu_);
 };
 
 }  // namespace semrec

@@ -120,6 +120,15 @@ double PopularityTracker::Score(std::string_view id) const {
   return it == stored_.end() ? 0.0 : ToNowLocked(it->second);
 }
 
+std::vector<double> PopularityTracker::Scores(const std::vector<std::string_view>& ids) const {
+  std::vector<double> out(ids.size(), 0.0);
+  absl::ReaderMutexLock lock(&mu_);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (auto it = stored_.find(ids[i]); it != stored_.end()) out[i] = ToNowLocked(it->second);
+  }
+  return out;
+}
+
 double PopularityTracker::MaxScore() const {
   absl::ReaderMutexLock lock(&mu_);
   double best = 0;

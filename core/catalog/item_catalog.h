@@ -64,6 +64,8 @@ class PopularityTracker {
   void Forget(std::string_view id);
   // Decayed weight as of the latest event time seen.
   double Score(std::string_view id) const;
+  // Scores of many ids under one lock, in `ids` order.
+  std::vector<double> Scores(const std::vector<std::string_view>& ids) const;
   // Highest-scoring ids passing `accept`, best first, at most `n`.
   std::vector<std::pair<std::string, double>> Top(
       size_t n, const std::function<bool(std::string_view)>& accept) const;

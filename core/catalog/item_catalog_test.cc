@@ -48,6 +48,11 @@ TEST(PopularityTrackerTest, DecaysByEventTimeWithHalfLife) {
   EXPECT_EQ(top[0].first, "new");
   EXPECT_NEAR(top[0].second, 1.5, 1e-9);
   EXPECT_NEAR(pop.MaxScore(), 1.5, 1e-9);
+  auto scores = pop.Scores({"new", "unknown", "old"});
+  ASSERT_EQ(scores.size(), 3u);
+  EXPECT_NEAR(scores[0], 1.5, 1e-9);
+  EXPECT_EQ(scores[1], 0.0);
+  EXPECT_NEAR(scores[2], 1.0, 1e-9);
   // Far in the future: rebasing keeps numbers finite and ordering intact.
   pop.Record("new", 1.0, 500 * kDay);
   EXPECT_NEAR(pop.Score("new"), 1.0, 1e-6);

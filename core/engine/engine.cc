@@ -454,16 +454,30 @@ absl::StatusOr<std::vector<Recommendation>> Engine::Recommend(const RecommendReq
       req.query.empty() ? options_.semantic_weight : options_.query_semantic_weight;
   const double max_pop = popularity_.MaxScore();
   const double pop_denominator = max_pop > 0 ? std::log1p(max_pop) : 1.0;
+  // Popularity and the vectors still missing, each fetched under one lock for the whole pool.
   const bool need_vectors = req.diversity > 0 || req.explain || !parts.empty();
-  for (auto& c : cands) {
-    c.popularity = static_cast<float>(std::log1p(popularity_.Score(c.id)) / pop_denominator);
+  std::vector<std::string_view> ids;
+  std::vector<std::string> vector_ids;
+  std::vector<size_t> vector_rows;
+  ids.reserve(cands.size());
+  for (size_t i = 0; i < cands.size(); ++i) {
+    ids.push_back(cands[i].id);
+    if (need_vectors && (!cands[i].has_semantic || req.diversity > 0 || req.explain)) {
+      vector_ids.push_back(cands[i].id);
+      vector_rows.push_back(i);
+    }
+  }
+  const std::vector<double> pops = popularity_.Scores(ids);
+  std::vector<std::vector<float>> vectors = index_->GetVectors(vector_ids);
+  for (size_t j = 0; j < vector_rows.size(); ++j) cands[vector_rows[j]].vec = std::move(vectors[j]);
+  for (size_t i = 0; i < cands.size(); ++i) {
+    Candidate& c = cands[i];
+    c.popularity = static_cast<float>(std::log1p(pops[i]) / pop_denominator);
     if (need_vectors && (!c.has_semantic || req.diversity > 0 || req.explain)) {
-      auto v = index_->GetVector(c.id);
-      if (!v.ok()) {
+      if (c.vec.empty()) {
         c.score = -std::numeric_limits<float>::infinity();  // removed meanwhile
         continue;
       }
-      c.vec = std::move(v).value();
       if (!c.has_semantic && !targets.empty()) {
         c.semantic = -std::numeric_limits<float>::infinity();
         for (const auto& target : targets) c.semantic = std::max(c.semantic, Dot(target, c.vec));

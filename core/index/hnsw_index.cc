@@ -133,6 +133,21 @@ absl::StatusOr<std::vector<float>> HnswIndex::GetVector(std::string_view id) con
   }
 }
 
+std::vector<std::vector<float>> HnswIndex::GetVectors(absl::Span<const std::string> ids) const {
+  std::vector<std::vector<float>> out(ids.size());
+  absl::ReaderMutexLock lock(&impl_->mu);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto it = impl_->label_of.find(ids[i]);
+    if (it == impl_->label_of.end()) continue;
+    try {
+      out[i] = impl_->graph->getDataByLabel<float>(it->second);
+    } catch (const std::exception&) {
+      // Marked deleted in the graph: reported as absent, like an unknown id.
+    }
+  }
+  return out;
+}
+
 absl::StatusOr<std::vector<IndexHit>> HnswIndex::Search(absl::Span<const float> query, int k,
                                                         const Accept& accept) const {
   if (k <= 0) return absl::InvalidArgumentError("k must be positive");

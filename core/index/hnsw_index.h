@@ -37,6 +37,7 @@ class HnswIndex final : public ItemIndex {
   absl::Status Remove(std::string_view id) override;
   bool Contains(std::string_view id) const override;
   absl::StatusOr<std::vector<float>> GetVector(std::string_view id) const override;
+  std::vector<std::vector<float>> GetVectors(absl::Span<const std::string> ids) const override;
   absl::StatusOr<std::vector<IndexHit>> Search(absl::Span<const float> query, int k,
                                                const Accept& accept = nullptr) const override;
 

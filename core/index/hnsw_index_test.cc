@@ -96,6 +96,12 @@ TEST(HnswIndexTest, UpsertReplacesRemoveHidesAndReAddWorks) {
   hits = index->Search({0, 1, 0}, 1);
   EXPECT_EQ((*hits)[0].id, "b");
   EXPECT_EQ(index->removed_slots(), 1u);
+
+  auto many = index->GetVectors({"b", "missing", "a"});
+  ASSERT_EQ(many.size(), 3u);
+  EXPECT_THAT(many[0], ::testing::ElementsAre(0, 1, 0));
+  EXPECT_TRUE(many[1].empty());
+  EXPECT_THAT(many[2], ::testing::ElementsAre(0, 0, 1));
 }
 
 TEST(HnswIndexTest, FilterReturnsKAcceptedEvenWhenRare) {

@@ -45,6 +45,8 @@ class ItemIndex {
   virtual bool Contains(std::string_view id) const = 0;
   // A copy of the stored vector; NOT_FOUND when absent.
   virtual absl::StatusOr<std::vector<float>> GetVector(std::string_view id) const = 0;
+  // Copies of many vectors under one lock, in `ids` order; an empty vector for an absent id.
+  virtual std::vector<std::vector<float>> GetVectors(absl::Span<const std::string> ids) const = 0;
 
   // Up to `k` accepted items, best first. Fewer only when fewer live items pass `accept`.
   virtual absl::StatusOr<std::vector<IndexHit>> Search(absl::Span<const float> query, int k,
