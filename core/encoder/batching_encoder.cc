@@ -1,5 +1,8 @@
 #include "core/encoder/batching_encoder.h"
 
+#include <algorithm>
+#include <optional>
+
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 
@@ -9,6 +12,10 @@ struct BatchingEncoder::Call {
   absl::Span<const std::string> texts;
   TextKind kind = TextKind::kQuery;
   absl::Time enqueued;
+  // The caller's request (nullptr: none) and its deadline (absl::InfiniteFuture(): none). The
+  // caller waits inside Encode while the call exists, so `request` outlives it.
+  const ScopedDeadline* request = nullptr;
+  absl::Time deadline = absl::InfiniteFuture();
   absl::StatusOr<std::vector<std::vector<float>>> result{absl::UnknownError("not run")};
   absl::Notification done;
 };
@@ -58,13 +65,22 @@ BatchingEncoder::~BatchingEncoder() {
 absl::StatusOr<std::vector<std::vector<float>>> BatchingEncoder::Encode(
     absl::Span<const std::string> texts, TextKind kind) {
   if (texts.empty()) return std::vector<std::vector<float>>();
+  Call call;
+  call.texts = texts;
+  call.kind = kind;
+  call.request = ScopedDeadline::Current();
+  if (call.request != nullptr) {
+    if (absl::Status s = call.request->Check("encode"); !s.ok()) {
+      (s.code() == absl::StatusCode::kCancelled ? cancelled_ : expired_)
+          .fetch_add(1, std::memory_order_relaxed);
+      return s;
+    }
+    call.deadline = call.request->deadline();
+  }
   if (static_cast<int>(texts.size()) >= options_.bulk_threshold) {
     bulk_calls_.fetch_add(1, std::memory_order_relaxed);
     return inner_->Encode(texts, kind);
   }
-  Call call;
-  call.texts = texts;
-  call.kind = kind;
   call.enqueued = absl::Now();
   {
     absl::MutexLock lock(&mu_);
@@ -77,11 +93,32 @@ absl::StatusOr<std::vector<std::vector<float>>> BatchingEncoder::Encode(
     queue_.push_back(&call);
     queued_texts_ += static_cast<int>(texts.size());
   }
+  if (!call.done.WaitForNotificationWithDeadline(call.deadline)) {
+    // Out of time: leave the queue unencoded. A worker that has already taken the call is
+    // encoding it (and reading `texts`, which this frame owns): wait for that one pass.
+    absl::MutexLock lock(&mu_);
+    auto it = std::find(queue_.begin(), queue_.end(), &call);
+    if (it != queue_.end()) {
+      queue_.erase(it);
+      queued_texts_ -= static_cast<int>(texts.size());
+      expired_.fetch_add(1, std::memory_order_relaxed);
+      return absl::DeadlineExceededError(
+          absl::StrCat("deadline exceeded before encode (queued for ",
+                       absl::FormatDuration(absl::Now() - call.enqueued), ")"));
+    }
+  }
   call.done.WaitForNotification();
   return std::move(call.result);
 }
 
-std::vector<BatchingEncoder::Call*> BatchingEncoder::NextBatch() {
+void BatchingEncoder::Drop(Call* call, absl::Status status) {
+  (status.code() == absl::StatusCode::kCancelled ? cancelled_ : expired_)
+      .fetch_add(1, std::memory_order_relaxed);
+  call->result = std::move(status);
+  call->done.Notify();
+}
+
+std::vector<BatchingEncoder::Call*> BatchingEncoder::NextBatch(std::vector<Call*>* expired) {
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(
       +[](BatchingEncoder* b) ABSL_EXCLUSIVE_LOCKS_REQUIRED(b->mu_) {
@@ -90,8 +127,11 @@ std::vector<BatchingEncoder::Call*> BatchingEncoder::NextBatch() {
       this));
   if (stopping_) return {};
   if (options_.max_wait > absl::ZeroDuration()) {
-    // Give others until the oldest call's deadline to fill the batch.
-    const absl::Time deadline = queue_.front()->enqueued + options_.max_wait;
+    // Give others until the oldest call's window closes to fill the batch; a call with a
+    // deadline waits for company at most half the time its caller had left.
+    const Call& oldest = *queue_.front();
+    const absl::Time deadline =
+        oldest.enqueued + std::min(options_.max_wait, (oldest.deadline - oldest.enqueued) / 2);
     mu_.AwaitWithDeadline(
         absl::Condition(
             +[](BatchingEncoder* b) ABSL_EXCLUSIVE_LOCKS_REQUIRED(b->mu_) {
@@ -102,14 +142,23 @@ std::vector<BatchingEncoder::Call*> BatchingEncoder::NextBatch() {
         deadline);
     if (stopping_ || queue_.empty()) return {};
   }
-  // The oldest call decides the kind; calls of the other kind keep their place in the queue.
+  // The oldest live call decides the kind; calls of the other kind keep their place in the
+  // queue. Calls whose caller's deadline has passed leave it unencoded.
   std::vector<Call*> batch;
-  const TextKind kind = queue_.front()->kind;
+  std::optional<TextKind> kind;
+  const absl::Time now = absl::Now();
   int texts = 0;
   for (auto it = queue_.begin(); it != queue_.end();) {
     Call* call = *it;
     const int n = static_cast<int>(call->texts.size());
-    if (call->kind != kind || (!batch.empty() && texts + n > options_.max_batch_size)) {
+    if (call->deadline <= now) {
+      expired->push_back(call);
+      queued_texts_ -= n;
+      it = queue_.erase(it);
+      continue;
+    }
+    if (!kind) kind = call->kind;
+    if (call->kind != *kind || (!batch.empty() && texts + n > options_.max_batch_size)) {
       ++it;
       continue;
     }
@@ -124,8 +173,23 @@ std::vector<BatchingEncoder::Call*> BatchingEncoder::NextBatch() {
 
 void BatchingEncoder::WorkerLoop() {
   std::vector<std::string> texts;
+  std::vector<Call*> expired;
   while (true) {
-    std::vector<Call*> batch = NextBatch();
+    expired.clear();
+    std::vector<Call*> batch = NextBatch(&expired);
+    for (Call* call : expired) {
+      Drop(call, absl::DeadlineExceededError(
+                     absl::StrCat("deadline exceeded before encode (queued for ",
+                                  absl::FormatDuration(absl::Now() - call->enqueued), ")")));
+    }
+    // Callers that went away are not encoded either (asking may take a lock: not under mu_).
+    const auto gone = std::stable_partition(batch.begin(), batch.end(), [](const Call* call) {
+      return call->request == nullptr || !call->request->cancelled();
+    });
+    for (auto it = gone; it != batch.end(); ++it) {
+      Drop(*it, absl::CancelledError("request cancelled before encode"));
+    }
+    batch.erase(gone, batch.end());
     if (batch.empty()) {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
@@ -158,6 +222,8 @@ EncoderStats BatchingEncoder::stats() const {
   s.batched_texts = batched_texts_.load(std::memory_order_relaxed);
   s.bulk_calls = bulk_calls_.load(std::memory_order_relaxed);
   s.rejected = rejected_.load(std::memory_order_relaxed);
+  s.expired = expired_.load(std::memory_order_relaxed);
+  s.cancelled = cancelled_.load(std::memory_order_relaxed);
   absl::MutexLock lock(&mu_);
   s.queued_texts = queued_texts_;
   return s;

@@ -1,6 +1,9 @@
 // BatchingEncoder: an Encoder that groups concurrent small Encode calls (queries, search texts,
 // single items) into shared forward passes of the wrapped encoder. Calls with many texts (bulk
-// catalog embedding) skip the queue and run as large batches directly.
+// catalog embedding) skip the queue and run as large batches directly. A call made inside a
+// ScopedDeadline (core/common/deadline.h) keeps its caller's deadline: it is never encoded, and
+// its caller never waits, past that deadline or after the caller went away; such calls are
+// answered DEADLINE_EXCEEDED or CANCELLED and counted in stats().expired / .cancelled.
 //
 //   ASSIGN_OR_RETURN(auto batcher, BatchingEncoder::Create(options, std::move(torch_encoder)));
 //   ASSIGN_OR_RETURN(auto vecs, batcher->Encode({"red shoes"}, TextKind::kQuery));  // may share a pass
@@ -19,6 +22,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "core/common/deadline.h"
 #include "core/encoder/encoder.h"
 
 namespace semrec {
@@ -30,7 +34,8 @@ class BatchingEncoder final : public Encoder {
     int max_batch_size = 32;
     // How long a queued call waits for others to join before a worker runs it anyway. 0 (the
     // default) never delays a call: a pass starts as soon as a worker is free, and calls that
-    // arrive while workers are busy are batched together.
+    // arrive while workers are busy are batched together. A call with a deadline waits at most
+    // half the time its caller has left.
     absl::Duration max_wait = absl::ZeroDuration();
     // Threads running forward passes (each pass uses the wrapped encoder's own threads).
     int workers = 2;
@@ -62,8 +67,11 @@ class BatchingEncoder final : public Encoder {
   struct Call;
   BatchingEncoder(const Options& options, std::unique_ptr<Encoder> inner);
   void WorkerLoop();
-  // Takes the next batch off the queue (waiting as the options say); empty when stopping.
-  std::vector<Call*> NextBatch();
+  // Takes the next batch off the queue (waiting as the options say); empty when stopping. Calls
+  // whose deadline has passed leave the queue into `expired`, unencoded.
+  std::vector<Call*> NextBatch(std::vector<Call*>* expired);
+  // Answers `call` with `status` without encoding it, and counts it.
+  void Drop(Call* call, absl::Status status);
 
   const Options options_;
   const std::unique_ptr<Encoder> inner_;
@@ -73,7 +81,8 @@ class BatchingEncoder final : public Encoder {
   int queued_texts_ ABSL_GUARDED_BY(mu_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
 
-  std::atomic<int64_t> batches_{0}, batched_texts_{0}, bulk_calls_{0}, rejected_{0};
+  std::atomic<int64_t> batches_{0}, batched_texts_{0}, bulk_calls_{0}, rejected_{0}, expired_{0},
+      cancelled_{0};
   std::vector<std::thread> workers_;
 };
 

@@ -1,7 +1,9 @@
 #include "core/encoder/batching_encoder.h"
 
+#include <atomic>
 #include <thread>
 
+#include "core/common/deadline.h"
 #include "core/encoder/testing/fake_encoder.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -9,8 +11,9 @@
 namespace semrec {
 namespace {
 
-using ::testing::Pointwise;
 using ::testing::FloatEq;
+using ::testing::HasSubstr;
+using ::testing::Pointwise;
 
 constexpr int kDim = 16;
 
@@ -126,6 +129,98 @@ TEST(BatchingEncoderTest, FullQueueAnswersResourceExhaustedQuickly) {
   EXPECT_GE(ok.load(), 1);
   EXPECT_EQ(exhausted + ok, 8);
   EXPECT_EQ(f.batcher->stats().rejected, exhausted.load());
+}
+
+// Texts the wrapped model has encoded so far, over all its passes.
+size_t EncodedTexts(const FakeEncoder& fake) {
+  size_t total = 0;
+  for (const auto& [kind, n] : fake.call_log()) total += n;
+  return total;
+}
+
+// Starts an unscoped call that keeps the only worker busy for the fake's delay; returns once the
+// pass has begun.
+std::thread OccupyTheWorker(Fixture& f) {
+  std::thread busy([&f] { EXPECT_TRUE(f.batcher->Encode({"slow pass"}, TextKind::kQuery).ok()); });
+  while (f.fake->calls() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return busy;
+}
+
+// A caller whose deadline passes while it waits behind a slow pass gets DEADLINE_EXCEEDED at its
+// deadline, not when the pass ends, and its text is never encoded.
+TEST(BatchingEncoderTest, ACallWhoseDeadlinePassesInTheQueueIsAnsweredOnTimeAndNotEncoded) {
+  BatchingEncoder::Options o;
+  o.workers = 1;
+  Fixture f = Make(o, std::chrono::milliseconds(500));
+  std::thread busy = OccupyTheWorker(f);
+  const absl::Time start = absl::Now();
+  {
+    ScopedDeadline scope(start + absl::Milliseconds(50));
+    auto v = f.batcher->Encode({"too late"}, TextKind::kQuery);
+    EXPECT_EQ(v.status().code(), absl::StatusCode::kDeadlineExceeded) << v.status();
+    EXPECT_THAT(std::string(v.status().message()), HasSubstr("deadline exceeded before encode"));
+  }
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(400));  // did not wait for the slow pass
+  EXPECT_EQ(f.batcher->stats().queued_texts, 0);
+  busy.join();
+  // Another call proves the worker has moved past the queue; the late text was never in a pass.
+  ASSERT_TRUE(f.batcher->Encode({"next"}, TextKind::kQuery).ok());
+  EXPECT_EQ(EncodedTexts(*f.fake), 2u);
+  EXPECT_EQ(f.batcher->stats().expired, 1);
+  EXPECT_EQ(f.batcher->stats().batched_texts, 2);
+}
+
+TEST(BatchingEncoderTest, AnAlreadyExpiredCallIsNotEncodedEvenInBulk) {
+  BatchingEncoder::Options o;
+  o.bulk_threshold = 4;
+  Fixture f = Make(o, std::chrono::microseconds(0));
+  ScopedDeadline scope(absl::Now() - absl::Milliseconds(1));
+  EXPECT_EQ(f.batcher->Encode({"q"}, TextKind::kQuery).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  std::vector<std::string> bulk(8, "catalog text");
+  EXPECT_EQ(f.batcher->Encode(bulk, TextKind::kDocument).status().code(),
+            absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(f.fake->calls(), 0);
+  EXPECT_EQ(f.batcher->stats().expired, 2);
+}
+
+// A queued caller that goes away (the client cancelled) is dropped when the next batch forms.
+TEST(BatchingEncoderTest, ACancelledCallerIsDroppedWhenTheBatchForms) {
+  BatchingEncoder::Options o;
+  o.workers = 1;
+  Fixture f = Make(o, std::chrono::milliseconds(200));
+  std::thread busy = OccupyTheWorker(f);
+  std::atomic<bool> gone{false};
+  absl::Status status;
+  std::thread caller([&] {
+    ScopedDeadline scope(absl::InfiniteFuture(), [&] { return gone.load(); });
+    status = f.batcher->Encode({"abandoned"}, TextKind::kQuery).status();
+  });
+  while (f.batcher->stats().queued_texts == 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  gone = true;
+  caller.join();
+  busy.join();
+  EXPECT_EQ(status.code(), absl::StatusCode::kCancelled) << status;
+  EXPECT_EQ(EncodedTexts(*f.fake), 1u);
+  EXPECT_EQ(f.batcher->stats().cancelled, 1);
+}
+
+// Calls with time left are encoded as usual, and batching never holds one for more than half the
+// time its caller has left.
+TEST(BatchingEncoderTest, MaxWaitNeverSpendsMostOfACallersTimeLeft) {
+  BatchingEncoder::Options o;
+  o.workers = 1;
+  o.max_batch_size = 8;
+  o.max_wait = absl::Seconds(5);
+  Fixture f = Make(o, std::chrono::microseconds(0));
+  const absl::Time start = absl::Now();
+  ScopedDeadline scope(start + absl::Milliseconds(400));
+  auto v = f.batcher->Encode({"alone"}, TextKind::kQuery);
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(390));
+  EXPECT_EQ(f.batcher->stats().expired, 0);
 }
 
 TEST(BatchingEncoderTest, OptionsAreValidated) {

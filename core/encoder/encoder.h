@@ -28,6 +28,8 @@ struct EncoderStats {
   int64_t batched_texts = 0;   // texts in them
   int64_t bulk_calls = 0;      // large calls that bypassed the batcher
   int64_t rejected = 0;        // calls refused because the batcher's queue was full
+  int64_t expired = 0;         // calls answered DEADLINE_EXCEEDED unencoded: their deadline passed
+  int64_t cancelled = 0;       // calls answered CANCELLED unencoded: their caller went away
   int64_t queued_texts = 0;    // texts waiting now
   int64_t cache_hits = 0;
   int64_t cache_misses = 0;
