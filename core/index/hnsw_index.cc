@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "core/common/status_macros.h"
 #include "core/common/string_map.h"
+#include "core/storage/byte_codec.h"
+#include "core/storage/record_file.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 
@@ -183,6 +186,126 @@ absl::StatusOr<std::vector<IndexHit>> HnswIndex::Search(absl::Span<const float> 
     return absl::InternalError(absl::StrCat("HNSW search failed: ", e.what()));
   }
   return hits;
+}
+
+namespace {
+constexpr char kGraphFile[] = "hnsw.graph";
+constexpr char kIdsFile[] = "hnsw.ids";
+constexpr uint64_t kIdsFormat = 1;
+
+// The size hnswlib's saveIndex writes for `g` (it does not report write errors itself).
+size_t ExpectedGraphBytes(const hnswlib::HierarchicalNSW<float>& g) {
+  size_t bytes = sizeof(g.offsetLevel0_) + sizeof(g.max_elements_) + sizeof(g.cur_element_count) +
+                 sizeof(g.size_data_per_element_) + sizeof(g.label_offset_) +
+                 sizeof(g.offsetData_) + sizeof(g.maxlevel_) + sizeof(g.enterpoint_node_) +
+                 sizeof(g.maxM_) + sizeof(g.maxM0_) + sizeof(g.M_) + sizeof(g.mult_) +
+                 sizeof(g.ef_construction_);
+  bytes += g.cur_element_count * g.size_data_per_element_;
+  for (size_t i = 0; i < g.cur_element_count; ++i) {
+    bytes += sizeof(unsigned int) +
+             (g.element_levels_[i] > 0 ? g.size_links_per_element_ * g.element_levels_[i] : 0);
+  }
+  return bytes;
+}
+}  // namespace
+
+absl::StatusOr<std::vector<std::string>> HnswIndex::SaveTo(const std::string& dir) const {
+  absl::ReaderMutexLock lock(&impl_->mu);
+  const std::string graph_path = dir + "/" + kGraphFile;
+  auto& graph = *impl_->graph;  // saveIndex is not const, but only reads
+  try {
+    graph.saveIndex(graph_path);
+  } catch (const std::exception& e) {
+    return absl::InternalError(absl::StrCat("cannot save the HNSW graph to ", graph_path, ": ", e.what()));
+  }
+  uint32_t crc;
+  uint64_t size;
+  RETURN_IF_ERROR(FileChecksum(graph_path, &crc, &size));
+  if (size != ExpectedGraphBytes(graph)) {
+    return absl::InternalError(absl::StrCat("the HNSW graph file ", graph_path, " has ", size,
+                                            " bytes instead of ", ExpectedGraphBytes(graph),
+                                            " (disk full?)"));
+  }
+  ASSIGN_OR_RETURN(auto ids, RecordWriter::Create(dir + "/" + kIdsFile));
+  BufferWriter header;
+  header.PutVarint(kIdsFormat);
+  header.PutVarint(static_cast<uint64_t>(impl_->options.dimension));
+  header.PutVarint(impl_->id_of.size());
+  header.PutVarint(impl_->removed);
+  RETURN_IF_ERROR(ids->Append(header.data()));
+  // Ids in chunks of up to 4096 labels per record.
+  BufferWriter chunk;
+  size_t in_chunk = 0;
+  for (const std::string& id : impl_->id_of) {
+    chunk.PutString(id);
+    if (++in_chunk == 4096) {
+      RETURN_IF_ERROR(ids->Append(chunk.data()));
+      chunk.Clear();
+      in_chunk = 0;
+    }
+  }
+  if (in_chunk > 0) RETURN_IF_ERROR(ids->Append(chunk.data()));
+  RETURN_IF_ERROR(ids->Close(/*sync=*/true));
+  return std::vector<std::string>{kGraphFile, kIdsFile};
+}
+
+absl::Status HnswIndex::LoadFrom(const std::string& dir) {
+  // Ids first: cheap, and they say how many labels the graph must hold.
+  ASSIGN_OR_RETURN(auto reader, RecordReader::Open(dir + "/" + kIdsFile));
+  std::string payload;
+  auto corrupt = [&](const std::string& why) {
+    return absl::DataLossError(absl::StrCat(dir, "/", kIdsFile, ": ", why));
+  };
+  if (reader->Next(&payload) != RecordReader::Result::kRecord) return corrupt("unreadable header");
+  uint64_t format = 0, dimension = 0, labels = 0, removed = 0;
+  BufferReader header(payload);
+  if (!header.GetVarint(&format) || format != kIdsFormat || !header.GetVarint(&dimension) ||
+      !header.GetVarint(&labels) || !header.GetVarint(&removed)) {
+    return corrupt("unknown format");
+  }
+  if (dimension != static_cast<uint64_t>(impl_->options.dimension)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the saved index holds ", dimension, "-dimensional vectors but the model gives ",
+        impl_->options.dimension, ": start with an empty data directory to re-embed the catalog"));
+  }
+  std::vector<std::string> id_of;
+  StringMap<hnswlib::labeltype> label_of;
+  id_of.reserve(labels);
+  while (id_of.size() < labels) {
+    if (reader->Next(&payload) != RecordReader::Result::kRecord) return corrupt("truncated");
+    BufferReader chunk(payload);
+    while (!chunk.done() && id_of.size() < labels) {
+      std::string id;
+      if (!chunk.GetString(&id)) return corrupt("malformed id");
+      if (!id.empty() && !label_of.emplace(id, id_of.size()).second) {
+        return corrupt(absl::StrCat("id '", id, "' appears twice"));
+      }
+      id_of.push_back(std::move(id));
+    }
+    if (!chunk.done()) return corrupt("trailing bytes");
+  }
+  if (reader->Next(&payload) != RecordReader::Result::kEnd) return corrupt("trailing records");
+
+  std::unique_ptr<hnswlib::HierarchicalNSW<float>> graph;
+  try {
+    graph = std::make_unique<hnswlib::HierarchicalNSW<float>>(
+        impl_->space.get(), dir + "/" + kGraphFile, false,
+        std::max<size_t>({impl_->options.initial_capacity, labels, 16}));
+  } catch (const std::exception& e) {
+    return absl::DataLossError(absl::StrCat("cannot load the HNSW graph ", dir, "/", kGraphFile,
+                                            ": ", e.what()));
+  }
+  if (graph->cur_element_count != labels) {
+    return absl::DataLossError(absl::StrCat("the HNSW graph holds ", graph->cur_element_count,
+                                            " elements but ", kIdsFile, " names ", labels));
+  }
+  absl::MutexLock lock(&impl_->mu);
+  graph->setEf(impl_->graph->ef_);
+  impl_->graph = std::move(graph);
+  impl_->id_of = std::move(id_of);
+  impl_->label_of = std::move(label_of);
+  impl_->removed = static_cast<size_t>(removed);
+  return absl::OkStatus();
 }
 
 }  // namespace semrec

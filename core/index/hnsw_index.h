@@ -40,6 +40,10 @@ class HnswIndex final : public ItemIndex {
   std::vector<std::vector<float>> GetVectors(absl::Span<const std::string> ids) const override;
   absl::StatusOr<std::vector<IndexHit>> Search(absl::Span<const float> query, int k,
                                                const Accept& accept = nullptr) const override;
+  // Files: "hnsw.graph" (hnswlib's saveIndex format) and "hnsw.ids" (the id of every label).
+  // A loaded graph keeps the M and ef_construction it was built with.
+  absl::StatusOr<std::vector<std::string>> SaveTo(const std::string& dir) const override;
+  absl::Status LoadFrom(const std::string& dir) override;
 
   // Changes the search candidate list size (at least k is always used). Takes the write lock, so
   // no search sees a half-changed value (hnswlib reads ef_ inside searchKnn).

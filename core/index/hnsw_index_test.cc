@@ -5,9 +5,12 @@
 #include <random>
 #include <thread>
 
+#include <unistd.h>
+
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "core/storage/record_file.h"
 
 namespace semrec {
 namespace {
@@ -155,6 +158,54 @@ TEST(HnswIndexTest, ConcurrentSearchesAndWrites) {
   writer.join();
   reader.join();
   EXPECT_EQ(index->size(), 2000u);
+}
+
+TEST(HnswIndexTest, SaveAndLoadKeepItemsRemovalsAndResults) {
+  char tmpl[] = "/tmp/semrec-index-XXXXXX";
+  ASSERT_NE(::mkdtemp(tmpl), nullptr);
+  const std::string dir = tmpl;
+  std::mt19937 rng(3);
+  constexpr int kDim = 16;
+  auto index = MakeIndex(kDim);
+  std::vector<std::vector<float>> vecs;
+  for (int i = 0; i < 200; ++i) {
+    vecs.push_back(RandomUnit(rng, kDim));
+    ASSERT_TRUE(index->Upsert(absl::StrCat("item-", i), vecs.back()).ok());
+  }
+  ASSERT_TRUE(index->Remove("item-7").ok());
+  ASSERT_TRUE(index->Upsert("item-8", vecs[9]).ok());  // replaced vector
+  auto files = index->SaveTo(dir);
+  ASSERT_TRUE(files.ok()) << files.status();
+  EXPECT_EQ(files->size(), 2u);
+
+  auto loaded = MakeIndex(kDim);
+  ASSERT_TRUE(loaded->LoadFrom(dir).ok());
+  EXPECT_EQ(loaded->size(), 199u);
+  EXPECT_EQ(loaded->removed_slots(), 1u);
+  EXPECT_FALSE(loaded->Contains("item-7"));
+  EXPECT_EQ(*loaded->GetVector("item-8"), vecs[9]);
+  for (int q = 0; q < 20; ++q) {
+    auto query = RandomUnit(rng, kDim);
+    auto a = index->Search(query, 10);
+    auto b = loaded->Search(query, 10);
+    ASSERT_TRUE(a.ok() && b.ok());
+    ASSERT_EQ(a->size(), b->size());
+    for (size_t i = 0; i < a->size(); ++i) EXPECT_EQ((*a)[i].id, (*b)[i].id);
+  }
+  // It keeps working as a live index: inserts past the loaded capacity, removals.
+  for (int i = 200; i < 300; ++i) ASSERT_TRUE(loaded->Upsert(absl::StrCat("item-", i), RandomUnit(rng, kDim)).ok());
+  ASSERT_TRUE(loaded->Remove("item-0").ok());
+  EXPECT_EQ(loaded->size(), 298u);
+
+  // A different dimension is refused with a message naming both.
+  auto other = MakeIndex(8);
+  absl::Status s = other->LoadFrom(dir);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("16-dimensional"));
+  // A truncated graph is DATA_LOSS, not a crash.
+  ASSERT_EQ(::truncate((dir + "/hnsw.graph").c_str(), 1000), 0);
+  EXPECT_EQ(MakeIndex(kDim)->LoadFrom(dir).code(), absl::StatusCode::kDataLoss);
+  (void)RemoveTree(dir);
 }
 
 }  // namespace

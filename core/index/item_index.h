@@ -51,6 +51,12 @@ class ItemIndex {
   // Up to `k` accepted items, best first. Fewer only when fewer live items pass `accept`.
   virtual absl::StatusOr<std::vector<IndexHit>> Search(absl::Span<const float> query, int k,
                                                        const Accept& accept = nullptr) const = 0;
+
+  // Snapshots: writes the index into files in directory `dir` (blocking writes, not searches,
+  // while it runs) and returns their names; LoadFrom replaces the contents with what SaveTo wrote.
+  // DATA_LOSS when the files are unreadable or do not match this index's dimension.
+  virtual absl::StatusOr<std::vector<std::string>> SaveTo(const std::string& dir) const = 0;
+  virtual absl::Status LoadFrom(const std::string& dir) = 0;
 };
 
 }  // namespace semrec
