@@ -79,6 +79,14 @@ std::shared_ptr<const std::vector<std::string>> ItemCatalog::SortedIds() const {
   return sorted_ids_;
 }
 
+std::vector<std::shared_ptr<const Item>> ItemCatalog::All() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::shared_ptr<const Item>> all;
+  all.reserve(items_.size());
+  for (const auto& [id, item] : items_) all.push_back(item);
+  return all;
+}
+
 PopularityTracker::PopularityTracker(double half_life_seconds)
     : half_life_us_(std::max(1.0, half_life_seconds) * 1e6) {}
 
@@ -127,6 +135,28 @@ std::vector<double> PopularityTracker::Scores(const std::vector<std::string_view
     if (auto it = stored_.find(ids[i]); it != stored_.end()) out[i] = ToNowLocked(it->second);
   }
   return out;
+}
+
+PopularityTracker::State PopularityTracker::Export() const {
+  absl::ReaderMutexLock lock(&mu_);
+  State state;
+  state.anchor_us = anchor_us_;
+  state.latest_us = latest_us_;
+  state.started = started_;
+  state.stored.reserve(stored_.size());
+  for (const auto& [id, s] : stored_) state.stored.emplace_back(id, s);
+  return state;
+}
+
+void PopularityTracker::Import(State state) {
+  absl::MutexLock lock(&mu_);
+  anchor_us_ = state.anchor_us;
+  latest_us_ = state.latest_us;
+  started_ = state.started;
+  stored_.clear();
+  for (auto& [id, s] : state.stored) stored_[std::move(id)] = s;
+  top_cache_valid_ = false;
+  top_cache_.reset();
 }
 
 double PopularityTracker::MaxScore() const {

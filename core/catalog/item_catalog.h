@@ -35,6 +35,10 @@ struct Item {
   // (at most 80 bytes, cut at a UTF-8 boundary).
   std::string DisplayName() const;
   bool HasCategory(std::string_view category) const;
+  bool operator==(const Item& other) const {
+    return id == other.id && text == other.text && categories == other.categories &&
+           attributes == other.attributes;
+  }
 };
 
 class ItemCatalog {
@@ -48,6 +52,8 @@ class ItemCatalog {
   size_t size() const;
   // All ids, sorted (a stable order for cold-start listings). Rebuilt only after a change.
   std::shared_ptr<const std::vector<std::string>> SortedIds() const;
+  // Every item, in no particular order (snapshots).
+  std::vector<std::shared_ptr<const Item>> All() const;
 
  private:
   mutable absl::Mutex mu_;
@@ -71,6 +77,16 @@ class PopularityTracker {
       size_t n, const std::function<bool(std::string_view)>& accept) const;
   // The largest score (for normalizing); 0 when nothing was recorded.
   double MaxScore() const;
+
+  // The whole state, for snapshots; Import replaces it.
+  struct State {
+    int64_t anchor_us = 0;
+    int64_t latest_us = 0;
+    bool started = false;
+    std::vector<std::pair<std::string, double>> stored;  // relative to anchor_us
+  };
+  State Export() const;
+  void Import(State state);
 
  private:
   // Scores are stored relative to anchor_us_: value(now) = stored * 2^((anchor - now)/half_life).

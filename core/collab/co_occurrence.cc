@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "absl/strings/str_cat.h"
+
 namespace semrec {
 
 absl::Status CoOccurrenceOptions::Validate() const {
@@ -137,6 +139,58 @@ void CoOccurrenceModel::Forget(std::string_view item_id) {
 size_t CoOccurrenceModel::items() const {
   absl::ReaderMutexLock lock(&names_mu_);
   return names_.size();
+}
+
+CoOccurrenceModel::State CoOccurrenceModel::Export() const {
+  State state;
+  {
+    absl::ReaderMutexLock lock(&names_mu_);
+    state.names = names_;
+  }
+  for (const Shard& shard : shards_) {
+    absl::ReaderMutexLock lock(&shard.mu);
+    for (const auto& [idx, node] : shard.nodes) {
+      State::Node out;
+      out.item = idx;
+      out.mass = node.mass;
+      out.forgotten = node.forgotten;
+      out.neighbors.assign(node.co.begin(), node.co.end());
+      state.nodes.push_back(std::move(out));
+    }
+  }
+  return state;
+}
+
+absl::Status CoOccurrenceModel::Import(State state) {
+  const size_t n = state.names.size();
+  StringMap<uint32_t> ids;
+  for (size_t i = 0; i < n; ++i) {
+    if (!ids.try_emplace(state.names[i], static_cast<uint32_t>(i)).second) {
+      return absl::InvalidArgumentError(absl::StrCat("item '", state.names[i], "' is named twice"));
+    }
+  }
+  for (const auto& node : state.nodes) {
+    bool ok = node.item < n;
+    for (const auto& [other, w] : node.neighbors) ok = ok && other < n;
+    if (!ok) return absl::InvalidArgumentError("collaborative state refers to an unnamed item");
+  }
+  absl::MutexLock names_lock(&names_mu_);
+  names_ = std::move(state.names);
+  ids_ = std::move(ids);
+  for (Shard& shard : shards_) {
+    absl::MutexLock lock(&shard.mu);
+    shard.nodes.clear();
+  }
+  for (auto& in : state.nodes) {
+    Shard& shard = ShardOf(in.item);
+    absl::MutexLock lock(&shard.mu);
+    Node& node = shard.nodes[in.item];
+    node.mass = in.mass;
+    node.forgotten = in.forgotten;
+    node.co.clear();
+    node.co.insert(in.neighbors.begin(), in.neighbors.end());
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace semrec

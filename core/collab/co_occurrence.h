@@ -62,6 +62,21 @@ class CoOccurrenceModel {
 
   size_t items() const;
 
+  // The whole model, for snapshots (items are numbered: `names[i]` is item i). Import replaces
+  // the model; INVALID_ARGUMENT when the state refers to items it does not name.
+  struct State {
+    struct Node {
+      uint32_t item = 0;
+      double mass = 0;
+      bool forgotten = false;
+      std::vector<std::pair<uint32_t, float>> neighbors;
+    };
+    std::vector<std::string> names;
+    std::vector<Node> nodes;
+  };
+  State Export() const;
+  absl::Status Import(State state);
+
  private:
   static constexpr size_t kShards = 64;
   struct Node {

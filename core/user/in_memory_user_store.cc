@@ -60,4 +60,26 @@ absl::StatusOr<bool> InMemoryUserStore::Delete(std::string_view user_id) {
 
 size_t InMemoryUserStore::size() const { return size_.load(std::memory_order_relaxed); }
 
+absl::Status InMemoryUserStore::ForEachProfile(const ProfileVisitor& fn) const {
+  for (const Shard& shard : shards_) {
+    std::vector<std::pair<std::string, std::shared_ptr<const UserProfile>>> users;
+    {
+      absl::MutexLock lock(&shard.mu);
+      users.assign(shard.users.begin(), shard.users.end());
+    }
+    for (auto& [id, profile] : users) fn(id, std::move(profile));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status InMemoryUserStore::RestoreProfile(const std::string& user_id,
+                                               std::shared_ptr<const UserProfile> profile) {
+  if (user_id.empty() || !profile) return absl::InvalidArgumentError("empty user id or profile");
+  Shard& shard = ShardFor(user_id);
+  absl::MutexLock lock(&shard.mu);
+  auto [it, inserted] = shard.users.insert_or_assign(user_id, std::move(profile));
+  if (inserted) size_.fetch_add(1, std::memory_order_relaxed);
+  return absl::OkStatus();
+}
+
 }  // namespace semrec

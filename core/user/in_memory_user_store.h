@@ -28,6 +28,9 @@ class InMemoryUserStore final : public UserStore {
                                                 absl::Span<const ResolvedEvent> events) override;
   absl::StatusOr<bool> Delete(std::string_view user_id) override;
   size_t size() const override;
+  absl::Status ForEachProfile(const ProfileVisitor& fn) const override;
+  absl::Status RestoreProfile(const std::string& user_id,
+                              std::shared_ptr<const UserProfile> profile) override;
 
  private:
   static constexpr size_t kShards = 64;

@@ -10,6 +10,7 @@
 #ifndef SEMREC_CORE_USER_USER_STORE_H_
 #define SEMREC_CORE_USER_USER_STORE_H_
 
+#include <functional>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -41,6 +42,18 @@ class UserStore {
   virtual absl::StatusOr<bool> Delete(std::string_view user_id) = 0;
 
   virtual size_t size() const = 0;
+
+  // Snapshots, for stores that keep profiles only in this process (UNIMPLEMENTED otherwise):
+  // calls `fn` for every profile, and puts a profile back whole.
+  using ProfileVisitor =
+      std::function<void(const std::string& user_id, std::shared_ptr<const UserProfile> profile)>;
+  virtual absl::Status ForEachProfile(const ProfileVisitor& fn) const {
+    return absl::UnimplementedError("this user store keeps no local state to snapshot");
+  }
+  virtual absl::Status RestoreProfile(const std::string& user_id,
+                                      std::shared_ptr<const UserProfile> profile) {
+    return absl::UnimplementedError("this user store keeps no local state to restore");
+  }
 };
 
 }  // namespace semrec
