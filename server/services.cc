@@ -149,9 +149,11 @@ grpc::Status RecommenderService::DeleteUser(grpc::ServerContext* ctx,
   if (absl::Status s = token_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
   auto deleted = engine_.DeleteUser(req->user_id());
   if (!deleted.ok()) return ToGrpcStatus(deleted.status());
-  resp->set_deleted(*deleted);
-  resp->set_message(*deleted ? absl::StrCat("user '", req->user_id(), "' was forgotten")
-                             : absl::StrCat("user '", req->user_id(), "' was not known"));
+  resp->set_deleted(deleted->deleted);
+  resp->set_erased_from_storage(deleted->erased_from_storage);
+  resp->set_message(deleted->deleted
+                        ? absl::StrCat("user '", req->user_id(), "' was ", deleted->message)
+                        : absl::StrCat("user '", req->user_id(), "' was not known"));
   return grpc::Status::OK;
 }
 

@@ -9,6 +9,8 @@
 #include "core/common/string_map.h"
 #include "absl/strings/str_cat.h"
 #include "core/common/status_macros.h"
+#include "core/engine/state_codec.h"
+#include "core/storage/byte_codec.h"
 
 namespace semrec {
 namespace {
@@ -655,6 +657,27 @@ absl::StatusOr<std::vector<EventResult>> Engine::Feedback(const std::string& use
   for (size_t o : order) sorted.push_back(std::move(resolved[o]));
   if (sorted.empty()) return results;
 
+  std::vector<bool> applied;
+  {
+    absl::ReaderMutexLock gate(&state_mu_);
+    if (wal_) {
+      BufferWriter record;
+      PutWalFeedback(user_id, sorted, record);
+      RETURN_IF_ERROR(Log(record.data()));
+    }
+    ASSIGN_OR_RETURN(applied, ApplyFeedback(user_id, sorted));
+  }
+  for (size_t j = 0; j < sorted.size(); ++j) {
+    if (applied[j]) continue;
+    EventResult& res = results[resolved_index[order[j]]];
+    res.outcome = EventOutcome::kDuplicate;
+    res.message = absl::StrCat("event_id '", sorted[j].event.event_id, "' was already applied");
+  }
+  return results;
+}
+
+absl::StatusOr<std::vector<bool>> Engine::ApplyFeedback(const std::string& user_id,
+                                                        const std::vector<ResolvedEvent>& sorted) {
   // The user's consumption before these events: new events pair with it in the co-occurrence model.
   std::shared_ptr<const UserProfile> before;
   std::vector<bool> applied;
@@ -678,12 +701,7 @@ absl::StatusOr<std::vector<EventResult>> Engine::Feedback(const std::string& use
   }
   int64_t count = 0;
   for (size_t j = 0; j < sorted.size(); ++j) {
-    EventResult& res = results[resolved_index[order[j]]];
-    if (!applied[j]) {
-      res.outcome = EventOutcome::kDuplicate;
-      res.message = absl::StrCat("event_id '", sorted[j].event.event_id, "' was already applied");
-      continue;
-    }
+    if (!applied[j]) continue;
     ++count;
     const Event& e = sorted[j].event;
     if (e.item_id.empty()) continue;
@@ -698,7 +716,7 @@ absl::StatusOr<std::vector<EventResult>> Engine::Feedback(const std::string& use
     if (static_cast<int>(history.size()) > options_.history_items) history.pop_back();
   }
   events_applied_.fetch_add(count, std::memory_order_relaxed);
-  return results;
+  return applied;
 }
 
 absl::StatusOr<std::vector<Recommendation>> Engine::SimilarItems(
@@ -788,9 +806,41 @@ absl::StatusOr<UserSummary> Engine::GetUser(const std::string& user_id, int near
   return summary;
 }
 
-absl::StatusOr<bool> Engine::DeleteUser(const std::string& user_id) {
+absl::StatusOr<DeleteUserResult> Engine::DeleteUser(const std::string& user_id) {
   RETURN_IF_ERROR(ValidateId(user_id, "user_id"));
-  return users_->Delete(user_id);
+  DeleteUserResult result;
+  {
+    absl::ReaderMutexLock gate(&state_mu_);
+    ASSIGN_OR_RETURN(auto profile, users_->Get(user_id));
+    if (!profile) {
+      result.message = "the user was unknown; nothing is stored about them";
+      return result;
+    }
+    if (wal_) {
+      // The tombstone keeps a replay of older records from bringing the user back.
+      BufferWriter record;
+      PutWalDeleteUser(user_id, record);
+      RETURN_IF_ERROR(Log(record.data()));
+    }
+    ASSIGN_OR_RETURN(result.deleted, users_->Delete(user_id));
+  }
+  if (!wal_) {
+    result.message = "erased from memory (no data directory: nothing about the user was on disk)";
+    return result;
+  }
+  // Compaction: a snapshot taken now no longer holds the user, and writing it deletes the older
+  // snapshot and the log segments that held the user's events.
+  absl::StatusOr<SnapshotReport> snapshot = Snapshot();
+  if (snapshot.ok()) {
+    result.erased_from_storage = true;
+    result.message = "erased from memory, and from disk: a new snapshot without the user replaced "
+                     "the older snapshot and the log segments holding their events";
+  } else {
+    result.message = absl::StrCat("erased from memory; erasing from disk failed (",
+                                  snapshot.status().message(),
+                                  ") and completes with the next successful snapshot");
+  }
+  return result;
 }
 
 absl::StatusOr<UpsertResult> Engine::UpsertItems(std::vector<Item> items) {
@@ -824,38 +874,72 @@ absl::StatusOr<UpsertResult> Engine::UpsertItems(std::vector<Item> items) {
                                                      options_.max_attributes_per_item, " attributes"));
     }
   }
-  // Embed only new items and those whose text changed.
-  std::vector<size_t> to_embed;
+  // Embed only new items and those whose text changed; items identical to what is stored are
+  // neither logged nor applied again (a catalog file reloaded at every start-up costs nothing).
+  UpsertResult result;
+  std::vector<Item> writes;
+  std::vector<std::vector<float>> vectors;  // per write; empty: keeps its vector
+  std::vector<size_t> to_embed;             // positions in `writes`
   std::vector<std::string> texts;
-  for (size_t i = 0; i < items.size(); ++i) {
-    auto existing = catalog_.Get(items[i].id);
-    if (!existing || existing->text != items[i].text || !index_->Contains(items[i].id)) {
-      to_embed.push_back(i);
-      texts.push_back(items[i].text);
+  for (Item& item : items) {
+    auto existing = catalog_.Get(item.id);
+    const bool indexed = existing && index_->Contains(item.id);
+    if (indexed && *existing == item) {
+      ++result.unchanged;
+      continue;
     }
+    if (!indexed || existing->text != item.text) {
+      to_embed.push_back(writes.size());
+      texts.push_back(item.text);
+    }
+    writes.push_back(std::move(item));
   }
-  std::vector<std::vector<float>> vecs;
+  vectors.resize(writes.size());
   if (!texts.empty()) {
     StageTimer t(*this, kEncode);
-    ASSIGN_OR_RETURN(vecs, encoder_->Encode(texts, TextKind::kDocument));
+    ASSIGN_OR_RETURN(auto vecs, encoder_->Encode(texts, TextKind::kDocument));
+    for (size_t j = 0; j < to_embed.size(); ++j) vectors[to_embed[j]] = std::move(vecs[j]);
   }
-  UpsertResult result;
+  if (writes.empty()) return result;
   StageTimer write_timer(*this, kIndexWrite);
   absl::MutexLock lock(&catalog_write_mu_);
-  size_t next = 0;
-  for (size_t i = 0; i < items.size(); ++i) {
-    const bool embedded = next < to_embed.size() && to_embed[next] == i;
-    if (embedded) RETURN_IF_ERROR(index_->Upsert(items[i].id, vecs[next++]));
-    std::shared_ptr<const Item> previous = catalog_.Put(std::move(items[i]));
-    if (!previous) {
-      ++result.created;
-    } else if (embedded) {
-      ++result.updated;
-    } else {
-      ++result.unchanged;
+  absl::ReaderMutexLock gate(&state_mu_);
+  for (size_t i = 0; i < writes.size(); ++i) {
+    if (vectors[i].empty() && !index_->Contains(writes[i].id)) {
+      return absl::AbortedError(absl::StrCat("item '", writes[i].id,
+                                             "' was deleted while this upsert ran; retry it"));
     }
   }
+  if (wal_) {
+    BufferWriter record;
+    PutWalUpsert(writes, vectors, record);
+    RETURN_IF_ERROR(Log(record.data()));
+  }
+  RETURN_IF_ERROR(ApplyUpsert(std::move(writes), vectors, &result));
   return result;
+}
+
+absl::Status Engine::ApplyUpsert(std::vector<Item> items,
+                                 const std::vector<std::vector<float>>& vectors,
+                                 UpsertResult* result) {
+  catalog_version_.fetch_add(1, std::memory_order_relaxed);
+  for (size_t i = 0; i < items.size(); ++i) {
+    const bool embedded = !vectors[i].empty();
+    if (embedded) {
+      RETURN_IF_ERROR(index_->Upsert(items[i].id, vectors[i]));
+    } else if (!index_->Contains(items[i].id)) {
+      return absl::DataLossError(absl::StrCat("item '", items[i].id, "' has no vector"));
+    }
+    std::shared_ptr<const Item> previous = catalog_.Put(std::move(items[i]));
+    if (!previous) {
+      ++result->created;
+    } else if (embedded) {
+      ++result->updated;
+    } else {
+      ++result->unchanged;  // same text, new categories or attributes
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<DeleteItemsResult> Engine::DeleteItems(const std::vector<std::string>& ids) {
@@ -867,8 +951,19 @@ absl::StatusOr<DeleteItemsResult> Engine::DeleteItems(const std::vector<std::str
   for (size_t i = 0; i < ids.size(); ++i) {
     RETURN_IF_ERROR(ValidateId(ids[i], absl::StrCat("ids[", i, "]").c_str()));
   }
-  DeleteItemsResult result;
   absl::MutexLock lock(&catalog_write_mu_);
+  absl::ReaderMutexLock gate(&state_mu_);
+  if (wal_) {
+    BufferWriter record;
+    PutWalDeleteItems(ids, record);
+    RETURN_IF_ERROR(Log(record.data()));
+  }
+  return ApplyDeleteItems(ids);
+}
+
+DeleteItemsResult Engine::ApplyDeleteItems(const std::vector<std::string>& ids) {
+  catalog_version_.fetch_add(1, std::memory_order_relaxed);
+  DeleteItemsResult result;
   for (const auto& id : ids) {
     const bool in_catalog = catalog_.Remove(id);
     const bool in_index = index_->Remove(id).ok();
@@ -894,9 +989,10 @@ void Engine::ExportStageMetrics(metrics::Registry& registry) {
   auto family = registry.Register<metrics::Histogram>(
       "semrec_stage_duration_seconds",
       "Time spent per stage: store (user profile reads and writes), encode (text embedding), "
-      "ann (HNSW search), rank (collaborative candidates, fusion, reranking), index_write.");
+      "ann (HNSW search), rank (collaborative candidates, fusion, reranking), index_write, log "
+      "(write-ahead log append, including its fsync).");
   if (!family.ok()) return;
-  const char* names[kStageCount] = {"store", "encode", "ann", "rank", "index_write"};
+  const char* names[kStageCount] = {"store", "encode", "ann", "rank", "index_write", "log"};
   for (int i = 0; i < kStageCount; ++i) {
     stage_latency_[i] = &(*family)->Add({{"stage", names[i]}}, metrics::DefaultLatencyBuckets());
   }

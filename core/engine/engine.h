@@ -13,16 +13,22 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
 #include "core/catalog/item_catalog.h"
 #include "core/collab/co_occurrence.h"
 #include "core/encoder/encoder.h"
 #include "core/index/item_index.h"
 #include "core/metrics/registry.h"
+#include "core/storage/snapshot_dir.h"
+#include "core/storage/write_ahead_log.h"
 #include "core/user/user_store.h"
 
 namespace semrec {
@@ -61,6 +67,46 @@ struct EngineOptions {
   size_t max_attributes_per_item = 64;
 
   absl::Status Validate() const;
+};
+
+// Durability of the embedded default: a write-ahead log and snapshots under `data_dir`.
+struct DurabilityOptions {
+  std::string data_dir;  // <data_dir>/wal and <data_dir>/snapshots; created if missing
+  // kAlways: every write is fdatasync'ed before it is acknowledged (concurrent writes share one
+  // sync). kPeriodic: written to the OS at once, fdatasync'ed every `fsync_interval`.
+  WalSync fsync = WalSync::kAlways;
+  absl::Duration fsync_interval = absl::Milliseconds(100);
+  // Background snapshots: every `snapshot_interval` (zero: none) and as soon as the log holds
+  // more than `snapshot_log_bytes`. Snapshots are also written on shutdown and after DeleteUser.
+  absl::Duration snapshot_interval = absl::Minutes(10);
+  uint64_t snapshot_log_bytes = 256ull << 20;
+  uint64_t log_segment_bytes = 64ull << 20;
+
+  absl::Status Validate() const;
+};
+
+struct RecoveryReport {
+  bool from_snapshot = false;
+  uint64_t snapshot_lsn = 0;
+  uint64_t records_replayed = 0;
+  uint64_t torn_bytes_cut = 0;  // a torn log tail (a crash mid-write) that was cut off
+  size_t items = 0;
+  size_t users = 0;
+  absl::Duration duration;
+};
+
+struct SnapshotReport {
+  uint64_t lsn = 0;         // the snapshot holds every write up to this log record
+  std::string path;
+  bool written = false;     // false: nothing had changed since the last snapshot
+  bool catalog_reused = false;  // the catalog was unchanged and its files were linked, not rewritten
+  absl::Duration duration;
+};
+
+struct DeleteUserResult {
+  bool deleted = false;             // false: the user was unknown
+  bool erased_from_storage = false; // the snapshot and log no longer hold the user
+  std::string message;              // says what was erased where
 };
 
 struct ItemFilter {
@@ -169,23 +215,40 @@ class Engine {
                                                  TextKind kind, bool return_tokens) const;
   // NOT_FOUND for a user without events.
   absl::StatusOr<UserSummary> GetUser(const std::string& user_id, int nearest_k) const;
-  // Returns false when the user was unknown.
-  absl::StatusOr<bool> DeleteUser(const std::string& user_id);
+  // Erases the user from memory and, with durable state, from disk: a new snapshot without the
+  // user is written and the older snapshots and log segments holding their events are deleted.
+  absl::StatusOr<DeleteUserResult> DeleteUser(const std::string& user_id);
 
   absl::StatusOr<UpsertResult> UpsertItems(std::vector<Item> items);
   absl::StatusOr<DeleteItemsResult> DeleteItems(const std::vector<std::string>& ids);
   absl::StatusOr<ItemInfo> GetItem(const std::string& id) const;
   EngineStats Stats() const;
 
+  // Makes the engine durable: loads the latest snapshot under options.data_dir, replays the
+  // write-ahead log after it, then logs every write before acknowledging it and snapshots in the
+  // background. Call once, before serving and before any write. FAILED_PRECONDITION when the data
+  // directory was written with a model of another dimension; DATA_LOSS when it is corrupt beyond
+  // a torn log tail.
+  absl::StatusOr<RecoveryReport> OpenDurableState(const DurabilityOptions& options);
+  // Writes a snapshot now and deletes the older snapshot and log segments (a no-op when nothing
+  // changed since the last one). FAILED_PRECONDITION without durable state.
+  absl::StatusOr<SnapshotReport> Snapshot();
+  bool durable() const { return wal_ != nullptr; }
+
+  ~Engine();
+
   // Exports per-stage latency histograms (semrec_stage_duration_seconds{stage}: store, encode,
   // ann, rank, index_write) into `registry`. Call once, before serving.
   void ExportStageMetrics(metrics::Registry& registry);
+  // Exports the write-ahead log and snapshot metrics (fsync latency, log size, snapshot age and
+  // duration). Call once, after OpenDurableState and before serving.
+  void ExportStorageMetrics(metrics::Registry& registry);
 
   const EngineOptions& options() const { return options_; }
   const Encoder& encoder() const { return *encoder_; }
 
  private:
-  enum Stage { kStore, kEncode, kAnn, kRank, kIndexWrite, kStageCount };
+  enum Stage { kStore, kEncode, kAnn, kRank, kIndexWrite, kLog, kStageCount };
   // Observes the time from construction to destruction in the stage's histogram, if exported.
   class StageTimer {
    public:
@@ -231,6 +294,23 @@ class Engine {
   absl::Status ValidateK(int k) const;
   std::vector<Recommendation> PopularItems(int k, const ItemIndex::Accept& accept) const;
 
+  // Write application, shared by the live path and log replay. Callers hold state_mu_ (shared)
+  // and, for catalog writes, catalog_write_mu_.
+  // `vectors[i]` empty: item i keeps its current vector.
+  absl::Status ApplyUpsert(std::vector<Item> items, const std::vector<std::vector<float>>& vectors,
+                           UpsertResult* result);
+  DeleteItemsResult ApplyDeleteItems(const std::vector<std::string>& ids);
+  // Applies resolved events (in event-time order); returns per event whether it was applied
+  // (false: a duplicate event_id).
+  absl::StatusOr<std::vector<bool>> ApplyFeedback(const std::string& user_id,
+                                                  const std::vector<ResolvedEvent>& events);
+  // Appends a record to the write-ahead log (no-op without durable state).
+  absl::Status Log(const std::string& record);
+  absl::Status ReplayRecord(std::string_view payload);
+  absl::Status LoadSnapshot(const SnapshotInfo& snapshot);
+  absl::StatusOr<SnapshotReport> SnapshotLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(snapshot_mu_);
+  void SnapshotLoop();
+
   const EngineOptions options_;
   const std::unique_ptr<Encoder> encoder_;
   const std::unique_ptr<ItemIndex> index_;
@@ -239,7 +319,27 @@ class Engine {
   PopularityTracker popularity_;
   CoOccurrenceModel collab_;
   // Serializes the apply phase of catalog writes (index + catalog), never held while encoding.
+  // Lock order: catalog_write_mu_, then state_mu_.
   absl::Mutex catalog_write_mu_;
+  // Every write holds it shared from its log append to the end of its apply; a snapshot holds it
+  // exclusively while it captures the in-memory state, which is then exactly the state after the
+  // last logged record.
+  absl::Mutex state_mu_;
+  std::atomic<uint64_t> catalog_version_{0};  // bumped by every applied catalog write
+
+  // Durable state (all null / empty without OpenDurableState, and set before serving).
+  DurabilityOptions durability_;
+  std::unique_ptr<WriteAheadLog> wal_;
+  absl::Mutex snapshot_mu_;  // one snapshot at a time
+  std::optional<SnapshotInfo> last_snapshot_ ABSL_GUARDED_BY(snapshot_mu_);
+  uint64_t last_snapshot_catalog_version_ ABSL_GUARDED_BY(snapshot_mu_) = 0;
+  std::vector<std::string> last_snapshot_catalog_files_ ABSL_GUARDED_BY(snapshot_mu_);
+  std::atomic<int64_t> last_snapshot_unix_us_{0};
+  std::atomic<int64_t> snapshot_failures_{0};
+  absl::Notification stop_snapshots_;
+  std::thread snapshot_thread_;
+  std::atomic<metrics::Histogram*> wal_sync_latency_{nullptr};  // read by the log's threads
+  metrics::Histogram* snapshot_latency_ = nullptr;  // set before serving
   std::atomic<int64_t> events_applied_{0};
   metrics::Histogram* stage_latency_[kStageCount] = {};  // set before serving; null: not exported
   const std::chrono::steady_clock::time_point started_;

@@ -350,7 +350,9 @@ TEST_F(EngineTest, UpsertReEmbedsOnlyChangedTextAndDeleteForgets) {
   req.k = 10;
   EXPECT_THAT(Ids(req), Not(Contains("hike-2")));
   EXPECT_EQ(engine_->Stats().items, 9u);
-  EXPECT_TRUE(*engine_->DeleteUser("nobody") == false);
+  auto nobody = engine_->DeleteUser("nobody");
+  ASSERT_TRUE(nobody.ok());
+  EXPECT_FALSE(nobody->deleted);
 }
 
 }  // namespace

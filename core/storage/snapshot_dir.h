@@ -50,6 +50,7 @@ class SnapshotBuilder {
 
   // Where to write file `name` (inside the temporary directory).
   std::string PathOf(std::string_view name) const { return tmp_ + "/" + std::string(name); }
+  const std::string& dir() const { return tmp_; }
   // Records a file written at PathOf(name): fsyncs it and checksums it.
   absl::Status AddFile(std::string_view name);
   // Hard-links an unchanged file from a published snapshot instead of writing it again.

@@ -1,0 +1,203 @@
+#include "core/engine/state_codec.h"
+
+namespace semrec {
+namespace {
+
+bool GetEventType(BufferReader& in, EventType* type) {
+  uint8_t t;
+  if (!in.GetU8(&t) || t < 1 || t >= kEventTypeCount) return false;
+  *type = static_cast<EventType>(t);
+  return true;
+}
+
+void PutStrings(absl::Span<const std::string> strings, BufferWriter& out) {
+  out.PutVarint(strings.size());
+  for (const auto& s : strings) out.PutString(s);
+}
+
+template <typename Container>
+bool GetStrings(BufferReader& in, Container* out) {
+  uint64_t n;
+  if (!in.GetCount(&n)) return false;
+  for (uint64_t i = 0; i < n; ++i) {
+    std::string s;
+    if (!in.GetString(&s)) return false;
+    out->insert(out->end(), std::move(s));
+  }
+  return true;
+}
+
+}  // namespace
+
+void PutItem(const Item& item, BufferWriter& out) {
+  out.PutString(item.id);
+  out.PutString(item.text);
+  PutStrings(item.categories, out);
+  out.PutVarint(item.attributes.size());
+  for (const auto& [k, v] : item.attributes) {
+    out.PutString(k);
+    out.PutString(v);
+  }
+}
+
+bool GetItem(BufferReader& in, Item* item) {
+  *item = Item();
+  if (!in.GetString(&item->id) || item->id.empty() || !in.GetString(&item->text) ||
+      !GetStrings(in, &item->categories)) {
+    return false;
+  }
+  uint64_t n;
+  if (!in.GetCount(&n, 2)) return false;
+  for (uint64_t i = 0; i < n; ++i) {
+    std::string k, v;
+    if (!in.GetString(&k) || !in.GetString(&v)) return false;
+    item->attributes.emplace(std::move(k), std::move(v));
+  }
+  return true;
+}
+
+void PutProfile(const UserProfile& p, BufferWriter& out) {
+  out.PutFloats(p.interest);
+  out.PutDouble(p.positive_mass);
+  out.PutI64(p.last_event_us);
+  out.PutI64(p.event_count);
+  out.PutVarint(p.recent.size());
+  for (const RecentEvent& e : p.recent) {
+    out.PutString(e.item_id);
+    out.PutU8(static_cast<uint8_t>(e.type));
+    out.PutFloat(e.value);
+    out.PutI64(e.timestamp_us);
+  }
+  out.PutVarint(p.seen.size());
+  for (const auto& id : p.seen) out.PutString(id);
+  out.PutVarint(p.event_ids.size());
+  for (const auto& id : p.event_ids) out.PutString(id);
+  out.PutVarint(p.interests.size());
+  for (const InterestCluster& c : p.interests) {
+    out.PutFloats(c.vector);
+    out.PutDouble(c.mass);
+  }
+}
+
+bool GetProfile(BufferReader& in, UserProfile* p) {
+  *p = UserProfile();
+  uint64_t n;
+  if (!in.GetFloats(&p->interest) || !in.GetDouble(&p->positive_mass) ||
+      !in.GetI64(&p->last_event_us) || !in.GetI64(&p->event_count) || !in.GetCount(&n, 14)) {
+    return false;
+  }
+  for (uint64_t i = 0; i < n; ++i) {
+    RecentEvent e;
+    if (!in.GetString(&e.item_id) || !GetEventType(in, &e.type) || !in.GetFloat(&e.value) ||
+        !in.GetI64(&e.timestamp_us)) {
+      return false;
+    }
+    p->recent.push_back(std::move(e));
+  }
+  if (!in.GetCount(&n)) return false;
+  for (uint64_t i = 0; i < n; ++i) {
+    std::string id;
+    if (!in.GetString(&id)) return false;
+    p->seen.insert(std::move(id));
+  }
+  if (!in.GetCount(&n)) return false;
+  for (uint64_t i = 0; i < n; ++i) {
+    std::string id;
+    if (!in.GetString(&id)) return false;
+    p->event_id_set.insert(id);
+    p->event_ids.push_back(std::move(id));
+  }
+  if (!in.GetCount(&n, 9)) return false;
+  for (uint64_t i = 0; i < n; ++i) {
+    InterestCluster c;
+    if (!in.GetFloats(&c.vector) || !in.GetDouble(&c.mass)) return false;
+    p->interests.push_back(std::move(c));
+  }
+  return true;
+}
+
+void PutWalUpsert(absl::Span<const Item> items, absl::Span<const std::vector<float>> vectors,
+                  BufferWriter& out) {
+  out.PutU8(static_cast<uint8_t>(WalRecordType::kUpsertItems));
+  out.PutVarint(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    PutItem(items[i], out);
+    out.PutFloats(i < vectors.size() ? absl::Span<const float>(vectors[i])
+                                     : absl::Span<const float>());
+  }
+}
+
+void PutWalDeleteItems(absl::Span<const std::string> ids, BufferWriter& out) {
+  out.PutU8(static_cast<uint8_t>(WalRecordType::kDeleteItems));
+  PutStrings(ids, out);
+}
+
+void PutWalFeedback(std::string_view user_id, absl::Span<const ResolvedEvent> events,
+                    BufferWriter& out) {
+  out.PutU8(static_cast<uint8_t>(WalRecordType::kFeedback));
+  out.PutString(user_id);
+  out.PutVarint(events.size());
+  for (const ResolvedEvent& r : events) {
+    const Event& e = r.event;
+    out.PutString(e.item_id);
+    out.PutU8(static_cast<uint8_t>(e.type));
+    out.PutFloat(e.value);
+    out.PutI64(e.timestamp_us);
+    out.PutString(e.event_id);
+    // Only a search text's embedding: an item's vector is the catalog's at replay.
+    const bool search_vector = e.type == EventType::kSearch && !e.text.empty();
+    out.PutFloats(search_vector ? absl::Span<const float>(r.vector) : absl::Span<const float>());
+  }
+}
+
+void PutWalDeleteUser(std::string_view user_id, BufferWriter& out) {
+  out.PutU8(static_cast<uint8_t>(WalRecordType::kDeleteUser));
+  out.PutString(user_id);
+}
+
+bool GetWalRecord(std::string_view payload, WalRecord* record) {
+  *record = WalRecord();
+  BufferReader in(payload);
+  uint8_t type;
+  if (!in.GetU8(&type)) return false;
+  uint64_t n;
+  switch (static_cast<WalRecordType>(type)) {
+    case WalRecordType::kUpsertItems:
+      if (!in.GetCount(&n, 4)) return false;
+      for (uint64_t i = 0; i < n; ++i) {
+        Item item;
+        std::vector<float> vector;
+        if (!GetItem(in, &item) || !in.GetFloats(&vector)) return false;
+        record->items.push_back(std::move(item));
+        record->vectors.push_back(std::move(vector));
+      }
+      break;
+    case WalRecordType::kDeleteItems:
+      if (!GetStrings(in, &record->ids)) return false;
+      break;
+    case WalRecordType::kFeedback:
+      if (!in.GetString(&record->user_id) || record->user_id.empty() || !in.GetCount(&n, 14)) {
+        return false;
+      }
+      for (uint64_t i = 0; i < n; ++i) {
+        ResolvedEvent r;
+        Event& e = r.event;
+        if (!in.GetString(&e.item_id) || !GetEventType(in, &e.type) || !in.GetFloat(&e.value) ||
+            !in.GetI64(&e.timestamp_us) || !in.GetString(&e.event_id) ||
+            !in.GetFloats(&r.vector)) {
+          return false;
+        }
+        record->events.push_back(std::move(r));
+      }
+      break;
+    case WalRecordType::kDeleteUser:
+      if (!in.GetString(&record->user_id) || record->user_id.empty()) return false;
+      break;
+    default:
+      return false;
+  }
+  record->type = static_cast<WalRecordType>(type);
+  return in.done();
+}
+
+}  // namespace semrec

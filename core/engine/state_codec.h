@@ -1,0 +1,64 @@
+// The engine's durable record formats: items, user profiles, and the write-ahead log records of
+// catalog writes, feedback and user deletions. Decoders check every length and enum, so a corrupt
+// record is reported (false), never trusted.
+//
+//   BufferWriter w; PutWalFeedback("u1", events, w);
+//   WalRecord record; if (!GetWalRecord(payload, &record)) return absl::DataLossError(...);
+//
+// Thread-compatible: plain functions over caller-owned values.
+#ifndef SEMREC_CORE_ENGINE_STATE_CODEC_H_
+#define SEMREC_CORE_ENGINE_STATE_CODEC_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/types/span.h"
+#include "core/catalog/item_catalog.h"
+#include "core/storage/byte_codec.h"
+#include "core/user/user_model.h"
+#include "core/user/user_store.h"
+
+namespace semrec {
+
+void PutItem(const Item& item, BufferWriter& out);
+bool GetItem(BufferReader& in, Item* item);
+
+void PutProfile(const UserProfile& profile, BufferWriter& out);
+bool GetProfile(BufferReader& in, UserProfile* profile);
+
+enum class WalRecordType : uint8_t {
+  kUpsertItems = 1,
+  kDeleteItems = 2,
+  kFeedback = 3,
+  kDeleteUser = 4,
+};
+
+// One decoded log record; which fields are set depends on `type`.
+struct WalRecord {
+  WalRecordType type = WalRecordType::kUpsertItems;
+  // kUpsertItems: the items, and per item its new vector (empty: the item's text did not change
+  // and it keeps the vector it has).
+  std::vector<Item> items;
+  std::vector<std::vector<float>> vectors;
+  // kDeleteItems.
+  std::vector<std::string> ids;
+  // kFeedback and kDeleteUser.
+  std::string user_id;
+  // kFeedback: the resolved events in the order they were applied. Only the embeddings of search
+  // texts are logged (item vectors come from the catalog on replay); search texts themselves are
+  // not stored.
+  std::vector<ResolvedEvent> events;
+};
+
+void PutWalUpsert(absl::Span<const Item> items, absl::Span<const std::vector<float>> vectors,
+                  BufferWriter& out);
+void PutWalDeleteItems(absl::Span<const std::string> ids, BufferWriter& out);
+void PutWalFeedback(std::string_view user_id, absl::Span<const ResolvedEvent> events,
+                    BufferWriter& out);
+void PutWalDeleteUser(std::string_view user_id, BufferWriter& out);
+bool GetWalRecord(std::string_view payload, WalRecord* record);
+
+}  // namespace semrec
+
+#endif  // SEMREC_CORE_ENGINE_STATE_CODEC_H_
