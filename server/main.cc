@@ -43,6 +43,18 @@ ABSL_FLAG(int, encoder_queue, 8192, "Texts waiting for the encoder at most (then
 ABSL_FLAG(int64_t, embedding_cache_bytes, 64 << 20, "LRU cache of query embeddings (0: off)");
 ABSL_FLAG(std::string, catalog_file, "",
           "JSON Lines catalog imported at start-up when the catalog is empty (e.g. examples/catalog.jsonl)");
+ABSL_FLAG(std::string, data_dir, "",
+          "Directory for the write-ahead log and snapshots; empty: state lives only in memory");
+ABSL_FLAG(std::string, fsync, "always",
+          "always: every write is fsync'ed before it is acknowledged (concurrent writes share one "
+          "sync); periodic: written at once, fsync'ed every --fsync_interval");
+ABSL_FLAG(absl::Duration, fsync_interval, absl::Milliseconds(100),
+          "With --fsync=periodic: time between fsyncs (what a power loss may lose)");
+ABSL_FLAG(absl::Duration, snapshot_interval, absl::Minutes(10),
+          "Time between background snapshots (0: only on shutdown, after DeleteUser, and when the "
+          "log outgrows --snapshot_log_bytes)");
+ABSL_FLAG(int64_t, snapshot_log_bytes, int64_t{256} << 20,
+          "Write a snapshot as soon as the write-ahead log holds this many bytes");
 ABSL_FLAG(int, hnsw_m, 16, "HNSW graph degree M");
 ABSL_FLAG(int, hnsw_ef_construction, 200, "HNSW ef at construction");
 ABSL_FLAG(int, hnsw_ef_search, 64, "HNSW ef at search (at least k is used)");
@@ -107,6 +119,20 @@ int main(int argc, char** argv) {
   const int64_t cache_bytes = absl::GetFlag(FLAGS_embedding_cache_bytes);
   options.embedding_cache.capacity_bytes = cache_bytes > 0 ? static_cast<size_t>(cache_bytes) : 0;
   options.catalog_file = absl::GetFlag(FLAGS_catalog_file);
+  options.durability.data_dir = absl::GetFlag(FLAGS_data_dir);
+  if (const std::string fsync = absl::GetFlag(FLAGS_fsync); fsync == "always") {
+    options.durability.fsync = semrec::WalSync::kAlways;
+  } else if (fsync == "periodic") {
+    options.durability.fsync = semrec::WalSync::kPeriodic;
+  } else {
+    std::fprintf(stderr, "semrec-server: --fsync must be always or periodic (got \"%s\")\n",
+                 fsync.c_str());
+    return 2;
+  }
+  options.durability.fsync_interval = absl::GetFlag(FLAGS_fsync_interval);
+  options.durability.snapshot_interval = absl::GetFlag(FLAGS_snapshot_interval);
+  options.durability.snapshot_log_bytes =
+      static_cast<uint64_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_snapshot_log_bytes)));
   options.index.m = absl::GetFlag(FLAGS_hnsw_m);
   options.index.ef_construction = absl::GetFlag(FLAGS_hnsw_ef_construction);
   options.index.ef_search = absl::GetFlag(FLAGS_hnsw_ef_search);

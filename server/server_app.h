@@ -51,7 +51,10 @@ struct ServerOptions {
   CachingEncoder::Options embedding_cache;
   HnswIndex::Options index;  // dimension comes from the encoder
   EngineOptions engine;
-  std::string catalog_file;  // JSONL imported by LoadCatalog(); empty = none
+  // Write-ahead log and snapshots under durability.data_dir; empty data_dir: state lives only in
+  // memory. Fixed at start-up.
+  DurabilityOptions durability;
+  std::string catalog_file;  // JSONL imported by LoadCatalog() into an empty catalog; empty = none
   int import_batch_size = 256;
   int max_message_bytes = 16 << 20;
   int max_threads = 0;  // gRPC sync server threads; 0 = gRPC's default
@@ -73,7 +76,8 @@ class ServerApp {
 
   // Imports options.catalog_file when set and the catalog is empty, then reports SERVING.
   absl::Status LoadCatalog();
-  // NOT_SERVING, stop accepting, let in-flight calls finish within `grace`, then cancel the rest.
+  // NOT_SERVING, stop accepting, let in-flight calls finish within `grace`, then cancel the rest;
+  // with a data directory, write a final snapshot.
   void Shutdown(absl::Duration grace);
   void Wait();
 

@@ -1,0 +1,280 @@
+// Durability of the embedded default, end to end: the real semrec-server binary runs as a child
+// process with --data_dir and --fsync=always, is killed with SIGKILL in the middle of a Feedback
+// load, and restarted; every Feedback it acknowledged must be there. A SIGTERM must drain, write a
+// snapshot and exit 0.
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "core/catalog/catalog_io.h"
+#include "core/common/testing/test_paths.h"
+#include "core/storage/record_file.h"
+#include "core/storage/snapshot_dir.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "semrec/v1/semrec.grpc.pb.h"
+
+namespace semrec {
+namespace {
+
+// A semrec-server child process on 127.0.0.1 (a free port), its stdout read for the address.
+class ServerProcess {
+ public:
+  static std::unique_ptr<ServerProcess> Start(const std::vector<std::string>& extra_flags) {
+    int out[2];
+    if (::pipe(out) != 0) return nullptr;
+    std::vector<std::string> args = {SEMREC_SERVER_BINARY,
+                                     "--listen=127.0.0.1:0",
+                                     "--http_listen=",
+                                     "--model_dir=" + TestDataDir() + "/encoder",
+                                     "--catalog_file=" + TestSourceDir() + "/examples/catalog.jsonl",
+                                     "--log_level=warn"};
+    args.insert(args.end(), extra_flags.begin(), extra_flags.end());
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+      ::dup2(out[1], STDOUT_FILENO);
+      ::close(out[0]);
+      ::close(out[1]);
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    auto p = std::unique_ptr<ServerProcess>(new ServerProcess(pid, out[0]));
+    if (!p->ReadAddress(absl::Seconds(90))) return nullptr;
+    return p;
+  }
+
+  ~ServerProcess() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    ::close(stdout_fd_);
+  }
+
+  // Sends `sig` and returns the exit status (or -signal).
+  int Stop(int sig) {
+    ::kill(pid_, sig);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+  }
+
+  const std::string& address() const { return address_; }
+
+ private:
+  ServerProcess(pid_t pid, int fd) : pid_(pid), stdout_fd_(fd) {}
+
+  bool ReadAddress(absl::Duration timeout) {
+    const std::string marker = "listening on ";
+    std::string text;
+    const absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      pollfd p{stdout_fd_, POLLIN, 0};
+      if (::poll(&p, 1, 200) <= 0) continue;
+      char buf[256];
+      const ssize_t n = ::read(stdout_fd_, buf, sizeof(buf));
+      if (n <= 0) return false;  // exited
+      text.append(buf, static_cast<size_t>(n));
+      const size_t at = text.find(marker);
+      const size_t end = at == std::string::npos ? at : text.find('\n', at);
+      if (end != std::string::npos) {
+        address_ = text.substr(at + marker.size(), end - at - marker.size());
+        return true;
+      }
+    }
+    return false;
+  }
+
+  pid_t pid_;
+  int stdout_fd_;
+  std::string address_;
+};
+
+class DurabilityTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/semrec-durability-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    data_dir_ = tmpl;
+    auto items = ReadItemsJsonl(TestSourceDir() + "/examples/catalog.jsonl");
+    ASSERT_TRUE(items.ok()) << items.status();
+    for (const auto& item : *items) item_ids_.push_back(item.id);
+  }
+  void TearDown() override { (void)RemoveTree(data_dir_); }
+
+  std::unique_ptr<ServerProcess> StartServer(std::vector<std::string> flags = {}) {
+    flags.push_back("--data_dir=" + data_dir_);
+    flags.push_back("--fsync=always");
+    auto server = ServerProcess::Start(flags);
+    EXPECT_NE(server, nullptr) << "semrec-server did not start";
+    return server;
+  }
+
+  static std::unique_ptr<v1::Recommender::Stub> Stub(const std::string& address) {
+    return v1::Recommender::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+  }
+
+  std::string data_dir_;
+  std::vector<std::string> item_ids_;
+};
+
+TEST_F(DurabilityTest, EveryAcknowledgedFeedbackSurvivesSigkill) {
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  constexpr int kCallers = 8;
+  constexpr int kUsers = 40;
+  std::mutex mu;
+  std::map<std::string, std::vector<std::string>> acked;  // user -> acknowledged event ids
+  std::atomic<int> acked_count{0}, failed{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> callers;
+  for (int c = 0; c < kCallers; ++c) {
+    callers.emplace_back([&, c] {
+      auto stub = Stub(server->address());
+      for (int n = 0; !stop.load(); ++n) {
+        const std::string user = absl::StrCat("user-", (c * 7 + n) % kUsers);
+        const std::string event_id = absl::StrCat("c", c, "-n", n);
+        v1::FeedbackRequest req;
+        req.set_user_id(user);
+        v1::Event* e = req.add_events();
+        e->set_item_id(item_ids_[(c * 31 + n) % item_ids_.size()]);
+        e->set_type(n % 5 == 4 ? v1::DISLIKE : v1::CLICK);
+        e->set_event_id(event_id);
+        grpc::ClientContext ctx;
+        ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+        v1::FeedbackResponse resp;
+        if (stub->Feedback(&ctx, req, &resp).ok() && resp.applied() == 1) {
+          std::lock_guard<std::mutex> lock(mu);
+          acked[user].push_back(event_id);
+          acked_count.fetch_add(1);
+        } else {
+          failed.fetch_add(1);
+        }
+      }
+    });
+  }
+  // Let the load run, then kill the server while calls are in flight.
+  for (int i = 0; i < 200 && acked_count.load() < 400; ++i) absl::SleepFor(absl::Milliseconds(25));
+  EXPECT_EQ(server->Stop(SIGKILL), -SIGKILL);
+  stop.store(true);
+  for (auto& t : callers) t.join();
+  ASSERT_GT(acked_count.load(), 50) << "too little load before the kill to prove anything";
+
+  auto restarted = StartServer();
+  ASSERT_NE(restarted, nullptr);
+  auto stub = Stub(restarted->address());
+  int checked = 0;
+  for (const auto& [user, ids] : acked) {
+    // The profile holds at least every acknowledged event...
+    v1::GetUserRequest get;
+    get.set_user_id(user);
+    v1::GetUserResponse profile;
+    grpc::ClientContext ctx;
+    ASSERT_TRUE(stub->GetUser(&ctx, get, &profile).ok()) << user;
+    EXPECT_GE(profile.event_count(), static_cast<int64_t>(ids.size())) << user;
+    // ...and each one by id: sent again, it is a duplicate (the server remembers applying it).
+    v1::FeedbackRequest again;
+    again.set_user_id(user);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      v1::Event* e = again.add_events();
+      e->set_item_id(item_ids_[0]);
+      e->set_type(v1::CLICK);
+      e->set_event_id(ids[i]);
+    }
+    grpc::ClientContext ctx2;
+    v1::FeedbackResponse resp;
+    ASSERT_TRUE(stub->Feedback(&ctx2, again, &resp).ok());
+    EXPECT_EQ(resp.applied(), 0) << user << ": an acknowledged event was lost";
+    for (const auto& r : resp.results()) {
+      EXPECT_EQ(r.outcome(), v1::DUPLICATE) << user << " " << r.event_id();
+      ++checked;
+    }
+  }
+  EXPECT_EQ(checked, acked_count.load());
+}
+
+TEST_F(DurabilityTest, SigtermDrainsSnapshotsAndExitsZero) {
+  auto server = StartServer();
+  ASSERT_NE(server, nullptr);
+  {
+    auto stub = Stub(server->address());
+    v1::FeedbackRequest req;
+    req.set_user_id("alice");
+    v1::Event* e = req.add_events();
+    e->set_item_id(item_ids_[3]);
+    e->set_type(v1::LIKE);
+    grpc::ClientContext ctx;
+    v1::FeedbackResponse resp;
+    ASSERT_TRUE(stub->Feedback(&ctx, req, &resp).ok());
+  }
+  EXPECT_EQ(server->Stop(SIGTERM), 0);
+  // The final snapshot holds everything: the log left beside it is empty.
+  auto snapshot = FindLatestSnapshot(data_dir_ + "/snapshots");
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status();
+  EXPECT_TRUE(snapshot->has_value());
+  uint64_t log_bytes = 0;
+  if (DIR* d = ::opendir((data_dir_ + "/wal").c_str())) {
+    while (dirent* e = ::readdir(d)) {
+      struct stat st;
+      const std::string path = data_dir_ + "/wal/" + e->d_name;
+      if (e->d_name[0] != '.' && ::stat(path.c_str(), &st) == 0) log_bytes += st.st_size;
+    }
+    ::closedir(d);
+  }
+  EXPECT_EQ(log_bytes, 0u);
+
+  auto restarted = StartServer();
+  ASSERT_NE(restarted, nullptr);
+  auto stub = Stub(restarted->address());
+  v1::GetUserRequest get;
+  get.set_user_id("alice");
+  v1::GetUserResponse profile;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub->GetUser(&ctx, get, &profile).ok());
+  EXPECT_EQ(profile.event_count(), 1);
+  ASSERT_EQ(profile.recent_events_size(), 1);
+  EXPECT_EQ(profile.recent_events(0).item_id(), item_ids_[3]);
+  // The catalog came back from the snapshot, not from a second import.
+  v1::StatsRequest stats_req;
+  v1::StatsResponse stats;
+  grpc::ClientContext ctx2;
+  auto catalog = v1::Catalog::NewStub(
+      grpc::CreateChannel(restarted->address(), grpc::InsecureChannelCredentials()));
+  ASSERT_TRUE(catalog->Stats(&ctx2, stats_req, &stats).ok());
+  EXPECT_EQ(stats.items(), static_cast<int64_t>(item_ids_.size()));
+}
+
+TEST_F(DurabilityTest, BadFsyncPolicyFailsFastWithExitCode2) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, STDERR_FILENO);
+    ::execl(SEMREC_SERVER_BINARY, SEMREC_SERVER_BINARY, "--fsync=sometimes", nullptr);
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 2);
+}
+
+}  // namespace
+}  // namespace semrec
