@@ -8,6 +8,7 @@
 
 #include "core/common/string_map.h"
 #include "absl/strings/str_cat.h"
+#include "core/common/deadline.h"
 #include "core/common/status_macros.h"
 #include "core/engine/state_codec.h"
 #include "core/storage/byte_codec.h"
@@ -419,6 +420,7 @@ absl::StatusOr<std::vector<Recommendation>> Engine::Recommend(const RecommendReq
                                      std::max(req.k * 4 + 20, options_.candidates_per_source));
     const int per_target =
         std::max(req.k, fetch / static_cast<int>(targets.size()));
+    RETURN_IF_ERROR(CheckDeadline("ann"));
     for (const auto& target : targets) {
       StageTimer t(*this, kAnn);
       ASSIGN_OR_RETURN(std::vector<IndexHit> hits, index_->Search(target, per_target, accept));
@@ -429,6 +431,7 @@ absl::StatusOr<std::vector<Recommendation>> Engine::Recommend(const RecommendReq
       }
     }
   }
+  RETURN_IF_ERROR(CheckDeadline("rank"));
   StageTimer rank_timer(*this, kRank);  // collaborative candidates, fusion, reranking
   float seed_mass = 0;
   if (!seeds.empty()) {
@@ -657,6 +660,8 @@ absl::StatusOr<std::vector<EventResult>> Engine::Feedback(const std::string& use
   for (size_t o : order) sorted.push_back(std::move(resolved[o]));
   if (sorted.empty()) return results;
 
+  // Past this point the events are applied even if the caller gives up: the last chance to stop.
+  RETURN_IF_ERROR(CheckDeadline("store"));
   std::vector<bool> applied;
   {
     absl::ReaderMutexLock gate(&state_mu_);
@@ -734,6 +739,7 @@ absl::StatusOr<std::vector<Recommendation>> Engine::SimilarItems(
   auto accept = [&](std::string_view id) {
     return !excluded.contains(id) && PassesCategories(req.filter, id);
   };
+  RETURN_IF_ERROR(CheckDeadline("ann"));
   ASSIGN_OR_RETURN(auto hits, index_->Search(*vec, req.k, accept));
   auto source = catalog_.Get(req.item_id);
   std::vector<Recommendation> out;
@@ -901,6 +907,7 @@ absl::StatusOr<UpsertResult> Engine::UpsertItems(std::vector<Item> items) {
     for (size_t j = 0; j < to_embed.size(); ++j) vectors[to_embed[j]] = std::move(vecs[j]);
   }
   if (writes.empty()) return result;
+  RETURN_IF_ERROR(CheckDeadline("index_write"));
   StageTimer write_timer(*this, kIndexWrite);
   absl::MutexLock lock(&catalog_write_mu_);
   absl::ReaderMutexLock gate(&state_mu_);

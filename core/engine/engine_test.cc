@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "core/common/deadline.h"
 #include "core/encoder/testing/fake_encoder.h"
 #include "core/index/hnsw_index.h"
 #include "core/user/in_memory_user_store.h"
@@ -324,6 +325,31 @@ TEST_F(EngineTest, BadInputIsInvalidArgumentWithAClearMessage) {
   EXPECT_THAT(engine_->UpsertItems({{"x", "a", {}, {}}, {"x", "b", {}, {}}}).status().message(),
               HasSubstr("appears twice"));
   EXPECT_EQ(engine_->GetItem("nope").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(EngineTest, AnExpiredDeadlineStopsWorkAndAppliesNothing) {
+  {
+    ScopedDeadline expired(absl::Now() - absl::Milliseconds(1));
+    RecommendRequest req;
+    req.context_item_ids = {"scifi-1"};
+    auto recs = engine_->Recommend(req);
+    EXPECT_EQ(recs.status().code(), absl::StatusCode::kDeadlineExceeded);
+    EXPECT_THAT(recs.status().message(), HasSubstr("before ann"));
+    auto similar = engine_->SimilarItems({"scifi-1", 3, {}, false});
+    EXPECT_EQ(similar.status().code(), absl::StatusCode::kDeadlineExceeded);
+    auto fed = engine_->Feedback("late-user", {Ev("scifi-1", EventType::kLike)});
+    EXPECT_EQ(fed.status().code(), absl::StatusCode::kDeadlineExceeded);
+    auto up = engine_->UpsertItems({{"late-item", "arrives too late", {}, {}}});
+    EXPECT_EQ(up.status().code(), absl::StatusCode::kDeadlineExceeded);
+  }
+  EXPECT_TRUE(absl::IsNotFound(engine_->GetUser("late-user", 0).status()));
+  EXPECT_TRUE(absl::IsNotFound(engine_->GetItem("late-item").status()));
+  {
+    ScopedDeadline cancelled(absl::InfiniteFuture(), [] { return true; });
+    EXPECT_EQ(engine_->SimilarItems({"scifi-1", 3, {}, false}).status().code(),
+              absl::StatusCode::kCancelled);
+  }
+  EXPECT_TRUE(engine_->SimilarItems({"scifi-1", 3, {}, false}).ok());
 }
 
 TEST_F(EngineTest, UpsertReEmbedsOnlyChangedTextAndDeleteForgets) {
