@@ -263,11 +263,18 @@ absl::StatusOr<uint64_t> WriteAheadLog::Append(std::string_view record) {
   while (durable_lsn_ < lsn) {
     if (!broken_.ok()) return broken_;
     if (flushing_) {
+      // Wake when this record is durable, or to lead the next flush. (Waiting only for the flush
+      // to end would let a new leader start first and hold back everyone whose record is already
+      // durable for one more sync: a convoy that defeats the grouping.)
+      struct Wait {
+        WriteAheadLog* wal;
+        uint64_t lsn;
+      } wait{this, lsn};
       mu_.Await(absl::Condition(
-          +[](WriteAheadLog* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu_) {
-            return !w->flushing_ || !w->broken_.ok();
+          +[](Wait* w) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+            return w->wal->durable_lsn_ >= w->lsn || !w->wal->flushing_ || !w->wal->broken_.ok();
           },
-          this));
+          &wait));
       continue;
     }
     flushing_ = true;

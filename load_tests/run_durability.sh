@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Feedback throughput and latency with durability off, with --fsync=always (every write synced
+# before it is acknowledged, concurrent writes sharing a sync) and with --fsync=periodic, side by
+# side on the same machine: a Feedback-only closed loop against build/server/semrec-server.
+#   load_tests/run_durability.sh                  # BUILD_DIR=build DURATION=10s CONCURRENCY=8
+#   DATA_PARENT=/mnt/ssd load_tests/run_durability.sh   # where the data directories go
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+BUILD_DIR=${BUILD_DIR:-build}
+DURATION=${DURATION:-10s}
+CONCURRENCY=${CONCURRENCY:-8}
+server=$BUILD_DIR/server/semrec-server
+load=$BUILD_DIR/load_tests/semrec-load
+for f in "$server" "$load" "$BUILD_DIR/testdata/encoder/manifest.json"; do
+  [[ -e $f ]] || { echo "run_durability.sh: $f is missing: build semrec-server semrec-load demo_encoder" >&2; exit 1; }
+done
+
+work=$(mktemp -d "${DATA_PARENT:-${TMPDIR:-/tmp}}/semrec-durability.XXXXXX")
+server_pid=
+cleanup() {
+  if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+run() {  # name, server flags...
+  local name=$1
+  shift
+  "$server" --model_dir="$BUILD_DIR/testdata/encoder" --catalog_file=examples/catalog.jsonl \
+    --listen=127.0.0.1:0 --http_listen= --log_level=warn "$@" >"$work/server.out" 2>"$work/server.err" &
+  server_pid=$!
+  local address=
+  for _ in $(seq 300); do
+    address=$(sed -n 's/^semrec-server listening on //p' "$work/server.out")
+    [[ -n $address ]] && break
+    kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.err" >&2; exit 1; }
+    sleep 0.1
+  done
+  [[ -n $address ]] || { echo "run_durability.sh: the server did not start" >&2; exit 1; }
+  "$load" --target="$address" --items_file=examples/catalog.jsonl --duration="$DURATION" \
+    --warmup=1s --recommend=0 --query=0 --feedback=1 --mode=closed \
+    --concurrency="$CONCURRENCY" --json_out="$work/$name.json" >/dev/null
+  kill -TERM "$server_pid"
+  wait "$server_pid"
+  server_pid=
+}
+
+run memory
+run always --data_dir="$work/always" --fsync=always
+run periodic --data_dir="$work/periodic" --fsync=periodic --fsync_interval=100ms
+
+python3 - "$work" "$CONCURRENCY" <<'PY'
+import json, sys
+work, callers = sys.argv[1], sys.argv[2]
+rows = [("in memory (no --data_dir)", "memory"), ("--fsync=always", "always"),
+        ("--fsync=periodic (100ms)", "periodic")]
+base = None
+print(f"Feedback only, closed loop, {callers} callers")
+print(f"{'durability':28} {'events/s':>9} {'ratio':>6} {'p50 ms':>7} {'p99 ms':>7} {'p99.9 ms':>8} {'errors':>6}")
+for label, name in rows:
+    r = json.load(open(f"{work}/{name}.json"))["overall"]
+    base = base or r["throughput_rps"]
+    l = r["latency_ms"]
+    print(f"{label:28} {r['throughput_rps']:9.0f} {r['throughput_rps'] / base:6.2f} "
+          f"{l['p50']:7.2f} {l['p99']:7.2f} {l['p99.9']:8.2f} {r['errors_total']:6d}")
+PY
