@@ -21,6 +21,8 @@ PACKAGES=(
   prometheus
   # openssl: the security tests make their certificates with it
   openssl
+  # Redis user store (--user_store=redis://...): the hiredis C client; its tests start a real redis-server
+  libhiredis-dev redis-server
   # python side (run with /usr/bin/python3): test encoder generation, tools
   python3-torch python3-numpy
 )
