@@ -682,11 +682,12 @@ absl::StatusOr<std::vector<EventResult>> Engine::Feedback(const std::string& use
 }
 
 absl::StatusOr<std::vector<bool>> Engine::ApplyFeedback(const std::string& user_id,
-                                                        const std::vector<ResolvedEvent>& sorted) {
+                                                        const std::vector<ResolvedEvent>& sorted,
+                                                        bool to_user_store) {
   // The user's consumption before these events: new events pair with it in the co-occurrence model.
   std::shared_ptr<const UserProfile> before;
-  std::vector<bool> applied;
-  {
+  std::vector<bool> applied(sorted.size(), true);
+  if (to_user_store) {
     StageTimer t(*this, kStore);
     ASSIGN_OR_RETURN(before, users_->Get(user_id));
     ASSIGN_OR_RETURN(applied, users_->ApplyEvents(user_id, sorted));

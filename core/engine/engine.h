@@ -301,9 +301,11 @@ class Engine {
                            UpsertResult* result);
   DeleteItemsResult ApplyDeleteItems(const std::vector<std::string>& ids);
   // Applies resolved events (in event-time order); returns per event whether it was applied
-  // (false: a duplicate event_id).
+  // (false: a duplicate event_id). `to_user_store` false (replay over a store that keeps its
+  // profiles itself): only the collaborative model and popularity learn from them.
   absl::StatusOr<std::vector<bool>> ApplyFeedback(const std::string& user_id,
-                                                  const std::vector<ResolvedEvent>& events);
+                                                  const std::vector<ResolvedEvent>& events,
+                                                  bool to_user_store = true);
   // Appends a record to the write-ahead log (no-op without durable state).
   absl::Status Log(const std::string& record);
   absl::Status ReplayRecord(std::string_view payload);

@@ -85,7 +85,7 @@ absl::Status Engine::Log(const std::string& record) {
 absl::StatusOr<RecoveryReport> Engine::OpenDurableState(const DurabilityOptions& options) {
   RETURN_IF_ERROR(options.Validate());
   if (wal_) return absl::FailedPreconditionError("durable state is already open");
-  if (catalog_.size() != 0 || users_->size() != 0) {
+  if (catalog_.size() != 0 || (users_->StoresProfilesInProcess() && users_->size() != 0)) {
     return absl::FailedPreconditionError("durable state must be opened before any write");
   }
   const absl::Time start = absl::Now();
@@ -296,10 +296,14 @@ absl::Status Engine::ReplayRecord(std::string_view payload) {
           if (v.ok()) r.vector = std::move(v).value();
         }
       }
-      RETURN_IF_ERROR(ApplyFeedback(record.user_id, record.events).status());
+      // A store that keeps its profiles itself applied these events already.
+      RETURN_IF_ERROR(
+          ApplyFeedback(record.user_id, record.events, users_->StoresProfilesInProcess()).status());
       break;
     case WalRecordType::kDeleteUser:
-      RETURN_IF_ERROR(users_->Delete(record.user_id).status());
+      if (users_->StoresProfilesInProcess()) {
+        RETURN_IF_ERROR(users_->Delete(record.user_id).status());
+      }
       break;
   }
   return absl::OkStatus();
@@ -340,14 +344,12 @@ absl::StatusOr<SnapshotReport> Engine::SnapshotLocked() {
     absl::MutexLock gate(&state_mu_);
     events_applied = events_applied_.load();
     ASSIGN_OR_RETURN(lsn, wal_->Rotate());
-    absl::Status s = users_->ForEachProfile(
-        [&](const std::string& id, std::shared_ptr<const UserProfile> p) {
-          users.emplace_back(id, std::move(p));
-        });
-    if (absl::IsUnimplemented(s)) {
-      users_local = false;
-    } else {
-      RETURN_IF_ERROR(s);
+    users_local = users_->StoresProfilesInProcess();
+    if (users_local) {
+      RETURN_IF_ERROR(users_->ForEachProfile(
+          [&](const std::string& id, std::shared_ptr<const UserProfile> p) {
+            users.emplace_back(id, std::move(p));
+          }));
     }
     collab = collab_.Export();
     popularity = popularity_.Export();

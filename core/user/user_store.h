@@ -43,6 +43,10 @@ class UserStore {
 
   virtual size_t size() const = 0;
 
+  // True when profiles live only in this process, so the engine's snapshots and write-ahead log
+  // replay must restore them; false for a shared store that keeps them itself (Redis).
+  virtual bool StoresProfilesInProcess() const { return true; }
+
   // Snapshots, for stores that keep profiles only in this process (UNIMPLEMENTED otherwise):
   // calls `fn` for every profile, and puts a profile back whole.
   using ProfileVisitor =
