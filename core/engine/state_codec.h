@@ -1,6 +1,6 @@
-// The engine's durable record formats: items, user profiles, and the write-ahead log records of
-// catalog writes, feedback and user deletions. Decoders check every length and enum, so a corrupt
-// record is reported (false), never trusted.
+// The engine's durable record formats: items, and the write-ahead log records of catalog writes,
+// feedback and user deletions (user profiles: core/user/profile_codec.h). Decoders check every
+// length and enum, so a corrupt record is reported (false), never trusted.
 //
 //   BufferWriter w; PutWalFeedback("u1", events, w);
 //   WalRecord record; if (!GetWalRecord(payload, &record)) return absl::DataLossError(...);
@@ -16,6 +16,7 @@
 #include "absl/types/span.h"
 #include "core/catalog/item_catalog.h"
 #include "core/storage/byte_codec.h"
+#include "core/user/profile_codec.h"  // PutProfile, GetProfile: user profiles in snapshots
 #include "core/user/user_model.h"
 #include "core/user/user_store.h"
 
@@ -23,9 +24,6 @@ namespace semrec {
 
 void PutItem(const Item& item, BufferWriter& out);
 bool GetItem(BufferReader& in, Item* item);
-
-void PutProfile(const UserProfile& profile, BufferWriter& out);
-bool GetProfile(BufferReader& in, UserProfile* profile);
 
 enum class WalRecordType : uint8_t {
   kUpsertItems = 1,
