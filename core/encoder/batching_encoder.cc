@@ -183,13 +183,16 @@ void BatchingEncoder::WorkerLoop() {
                                   absl::FormatDuration(absl::Now() - call->enqueued), ")")));
     }
     // Callers that went away are not encoded either (asking may take a lock: not under mu_).
-    const auto gone = std::stable_partition(batch.begin(), batch.end(), [](const Call* call) {
-      return call->request == nullptr || !call->request->cancelled();
-    });
-    for (auto it = gone; it != batch.end(); ++it) {
-      Drop(*it, absl::CancelledError("request cancelled before encode"));
+    auto live = batch.begin();
+    for (Call* call : batch) {
+      absl::Status status = call->request ? call->request->Check("encode") : absl::OkStatus();
+      if (status.ok()) {
+        *live++ = call;
+      } else {
+        Drop(call, std::move(status));
+      }
     }
-    batch.erase(gone, batch.end());
+    batch.erase(live, batch.end());
     if (batch.empty()) {
       absl::MutexLock lock(&mu_);
       if (stopping_) return;
