@@ -206,6 +206,8 @@ absl::StatusOr<std::unique_ptr<RedisUserStore>> RedisUserStore::Create(
   if (replies[0]->type == REDIS_REPLY_ERROR) return ReplyError(store->where_, *replies[0]);
   c->clean = true;
   store->Release(std::move(c));
+  Logger()->info("{} database {}: user profiles under {}:u:{{<user id>}}", store->where_,
+                 store->address_.db, store->options_.key_prefix);
   return store;
 }
 
@@ -214,7 +216,7 @@ RedisUserStore::RedisUserStore(UserModelOptions model_options, RedisUserStoreOpt
     : model_options_(std::move(model_options)),
       options_(std::move(options)),
       address_(std::move(address)),
-      where_(absl::StrCat("redis ", address_.host, ":", address_.port)),
+      where_(absl::StrCat("user store redis ", address_.host, ":", address_.port)),
       count_key_(absl::StrCat(options_.key_prefix, ":users")) {}
 
 RedisUserStore::~RedisUserStore() = default;

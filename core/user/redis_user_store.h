@@ -100,7 +100,7 @@ class RedisUserStore final : public UserStore {
   const UserModelOptions model_options_;
   const RedisUserStoreOptions options_;
   const Address address_;
-  const std::string where_;  // "redis host:port", for messages
+  const std::string where_;  // "user store redis host:port", for messages
   const std::string count_key_;
 
   mutable absl::Mutex pool_mu_;
