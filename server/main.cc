@@ -73,6 +73,10 @@ ABSL_FLAG(int, history_items, 10,
 ABSL_FLAG(int, max_interests, 3, "Interest clusters per user (1 = a single interest vector)");
 ABSL_FLAG(int, max_k, 1000, "Largest k a request may ask for");
 ABSL_FLAG(int, max_threads, 0, "Max gRPC server threads (0 = gRPC default)");
+ABSL_FLAG(int, max_inflight_requests, 0,
+          "Recommend, SimilarItems, Feedback, UpsertItems and Embed calls in flight at most; "
+          "beyond, RESOURCE_EXHAUSTED at once (0: 2 x encoder_workers x batch_max_size, and "
+          "below --max_threads when set)");
 ABSL_FLAG(int, max_message_bytes, 16 << 20, "Max gRPC message size in bytes");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(10),
           "On SIGTERM/SIGINT: time in-flight calls get to finish");
@@ -149,6 +153,7 @@ int main(int argc, char** argv) {
   options.engine.history_items = absl::GetFlag(FLAGS_history_items);
   options.engine.user.max_interests = static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_max_interests)));
   options.max_threads = absl::GetFlag(FLAGS_max_threads);
+  options.max_inflight_requests = absl::GetFlag(FLAGS_max_inflight_requests);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
 
   auto app = semrec::ServerApp::Create(options);

@@ -4,6 +4,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -13,6 +14,7 @@
 #include "core/catalog/catalog_io.h"
 #include "core/common/status_macros.h"
 #include "core/user/in_memory_user_store.h"
+#include "server/admission.h"
 #include "server/auth.h"
 #include "server/http/http_server.h"
 #include "server/server_metrics.h"
@@ -79,6 +81,9 @@ absl::Status ServerOptions::Validate() const {
     return absl::InvalidArgumentError("max message size must be at least 1024 bytes");
   }
   if (max_threads < 0) return absl::InvalidArgumentError("max threads must be >= 0");
+  if (max_inflight_requests < 0) {
+    return absl::InvalidArgumentError("max in-flight requests must be >= 0 (0: derived)");
+  }
   if (tls.cert_file.empty() != tls.key_file.empty()) {
     return absl::InvalidArgumentError(
         "TLS needs both a certificate (--tls_cert_file) and its key (--tls_key_file)");
@@ -90,6 +95,13 @@ absl::Status ServerOptions::Validate() const {
   RETURN_IF_ERROR(batching.Validate());
   if (!durability.data_dir.empty()) RETURN_IF_ERROR(durability.Validate());
   return engine.Validate();
+}
+
+int ServerOptions::MaxInflightRequests() const {
+  if (max_inflight_requests > 0) return max_inflight_requests;
+  int limit = 2 * batching.workers * batching.max_batch_size;
+  if (max_threads > 0) limit = std::min(limit, max_threads - 1);
+  return std::max(limit, 1);
 }
 
 ServerApp::~ServerApp() {
@@ -138,8 +150,10 @@ absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerOptions
   }
   app->metrics_->WatchEngine(*app->engine_);
   app->engine_->ExportStageMetrics(app->metrics_->registry());
-  app->recommender_ = std::make_unique<RecommenderService>(*app->engine_, token);
-  app->catalog_ = std::make_unique<CatalogService>(*app->engine_, token);
+  app->admission_ = std::make_unique<AdmissionControl>(options.MaxInflightRequests());
+  app->metrics_->WatchAdmission(*app->admission_);
+  app->recommender_ = std::make_unique<RecommenderService>(*app->engine_, token, *app->admission_);
+  app->catalog_ = std::make_unique<CatalogService>(*app->engine_, token, *app->admission_);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -161,12 +175,15 @@ absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerOptions
         absl::StrCat("cannot listen on ", options.listen_address, " (address in use or invalid)"));
   }
   app->SetServing(false);
-  Logger()->info("listening on {} ({}{}; health NOT_SERVING until the catalog is loaded)",
-                 app->address(),
-                 !options.tls.enabled()             ? "plaintext"
-                 : options.tls.client_ca_file.empty() ? "TLS"
-                                                      : "mutual TLS",
-                 token.required() ? ", API token required for writes" : "");
+  Logger()->info(
+      "listening on {} ({}{}, at most {} requests in flight; health NOT_SERVING until the catalog "
+      "is loaded)",
+      app->address(),
+      !options.tls.enabled()               ? "plaintext"
+      : options.tls.client_ca_file.empty() ? "TLS"
+                                           : "mutual TLS",
+      token.required() ? ", API token required for writes" : "",
+      app->admission_->max_inflight());
   if (!options.http_address.empty()) {
     HttpServer::Options http;
     http.address = options.http_address;

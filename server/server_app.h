@@ -26,6 +26,7 @@
 
 namespace semrec {
 
+class AdmissionControl;
 class RecommenderService;
 class CatalogService;
 class ServerMetrics;
@@ -58,6 +59,9 @@ struct ServerOptions {
   int import_batch_size = 256;
   int max_message_bytes = 16 << 20;
   int max_threads = 0;  // gRPC sync server threads; 0 = gRPC's default
+  // Expensive RPCs (Recommend, SimilarItems, Feedback, UpsertItems, Embed) in flight at most;
+  // beyond, RESOURCE_EXHAUSTED at once. 0: MaxInflightRequests() derives it. Fixed at start-up.
+  int max_inflight_requests = 0;
   // HTTP endpoint for /metrics, /healthz and /readyz ("host:port", port 0 picks one); empty: off.
   std::string http_address;
   TlsOptions tls;  // empty: plaintext
@@ -67,6 +71,9 @@ struct ServerOptions {
 
   // Checks the options' shape; Create also reports unreadable TLS and token files.
   absl::Status Validate() const;
+  // max_inflight_requests, or when 0: enough to keep every encoder worker's current and next
+  // batch full (2 x workers x batch size), leaving one gRPC thread free when max_threads is set.
+  int MaxInflightRequests() const;
 };
 
 class ServerApp {
@@ -92,6 +99,7 @@ class ServerApp {
 
   ServerOptions options_;
   std::unique_ptr<ServerMetrics> metrics_;
+  std::unique_ptr<AdmissionControl> admission_;
   std::atomic<bool> serving_{false};
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<RecommenderService> recommender_;

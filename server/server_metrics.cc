@@ -5,6 +5,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "server/admission.h"
 #include "spdlog/spdlog.h"
 
 namespace semrec {
@@ -195,6 +196,12 @@ void ServerMetrics::WatchEngine(const Engine& engine) {
        [](const EngineStats& s) { return s.encoder.bulk_calls; }},
       {"semrec_encoder_rejected_total", "Encode calls refused: the queue was full.", true,
        [](const EngineStats& s) { return s.encoder.rejected; }},
+      {"semrec_encoder_expired_total",
+       "Encode calls answered DEADLINE_EXCEEDED unencoded: their deadline passed in the queue.",
+       true, [](const EngineStats& s) { return s.encoder.expired; }},
+      {"semrec_encoder_cancelled_total",
+       "Encode calls answered CANCELLED unencoded: their caller went away.", true,
+       [](const EngineStats& s) { return s.encoder.cancelled; }},
       {"semrec_encoder_queue_texts", "Texts waiting for the encoder.", false,
        [](const EngineStats& s) { return s.encoder.queued_texts; }},
       {"semrec_embedding_cache_hits_total", "Query embeddings served from the cache.", true,
@@ -220,6 +227,27 @@ void ServerMetrics::WatchEngine(const Engine& engine) {
       const double now = static_cast<double>(e->value(s));
       if (now > counter->Value()) counter->Increment(now - counter->Value());
     }
+  });
+}
+
+void ServerMetrics::WatchAdmission(const AdmissionControl& admission) {
+  metrics::Counter* rejected =
+      &MustRegister<metrics::Counter>(
+           registry_, "semrec_overload_rejected_total",
+           "Requests refused with RESOURCE_EXHAUSTED: --max_inflight_requests were in flight.")
+           ->Add({});
+  metrics::Gauge* inflight =
+      &MustRegister<metrics::Gauge>(registry_, "semrec_inflight_requests",
+                                    "Requests in flight that count against the admission limit.")
+           ->Add({});
+  MustRegister<metrics::Gauge>(registry_, "semrec_max_inflight_requests",
+                               "The admission limit (--max_inflight_requests).")
+      ->Add({})
+      .Set(admission.max_inflight());
+  registry_.AddCollector([&admission, rejected, inflight] {
+    inflight->Set(admission.inflight());
+    const double now = static_cast<double>(admission.rejected());
+    if (now > rejected->Value()) rejected->Increment(now - rejected->Value());
   });
 }
 

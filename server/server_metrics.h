@@ -1,7 +1,7 @@
 // ServerMetrics: the Prometheus metrics of a semrec server: per-RPC request counts by status
 // code and latency (recorded by a gRPC interceptor on every method, health and reflection
-// included), and engine state read at scrape time (items, users, events, encoder batching and
-// cache, build info).
+// included), engine state read at scrape time (items, users, events, encoder batching and
+// cache, build info), and admission control (requests in flight, refusals under overload).
 //
 //   auto metrics = std::make_unique<ServerMetrics>();
 //   builder.experimental().SetInterceptorCreators(metrics->InterceptorFactories());
@@ -24,6 +24,8 @@
 
 namespace semrec {
 
+class AdmissionControl;
+
 class ServerMetrics {
  public:
   ServerMetrics();
@@ -35,6 +37,9 @@ class ServerMetrics {
   // Exports `engine`'s counts and its encoder's counters at every scrape. `engine` must outlive
   // the scrapes.
   void WatchEngine(const Engine& engine);
+  // Exports `admission`'s requests in flight, its limit and its refusals at every scrape.
+  // `admission` must outlive the scrapes.
+  void WatchAdmission(const AdmissionControl& admission);
 
   void RecordRpc(const std::string& method, grpc::StatusCode code, double seconds);
   metrics::Registry& registry() { return registry_; }

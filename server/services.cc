@@ -3,6 +3,8 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "core/common/deadline.h"
 #include "server/convert.h"
 #include "server/status_util.h"
 
@@ -17,10 +19,36 @@ int64_t NowMicros() {
       .count();
 }
 
+// The caller's deadline; absl::InfiniteFuture() when it set none.
+absl::Time DeadlineOf(const grpc::ServerContext& ctx) {
+  const std::chrono::system_clock::time_point deadline = ctx.deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return absl::InfiniteFuture();
+  return absl::FromChrono(deadline);
+}
+
+// For the length of an expensive call: its admission ticket, and its caller's deadline and
+// cancellation for the engine's stages on this thread.
+class ExpensiveCall {
+ public:
+  ExpensiveCall(AdmissionControl& admission, grpc::ServerContext* ctx)
+      : ticket_(admission.TryAdmit()),
+        deadline_(DeadlineOf(*ctx), [ctx] { return ctx->IsCancelled(); }) {}
+
+  // OK, or RESOURCE_EXHAUSTED when the server is overloaded (answer it at once).
+  const absl::Status& admission() const { return ticket_.status(); }
+
+ private:
+  absl::StatusOr<AdmissionControl::Ticket> ticket_;
+  ScopedDeadline deadline_;
+};
+
 }  // namespace
 
-grpc::Status RecommenderService::Recommend(grpc::ServerContext*, const v1::RecommendRequest* req,
+grpc::Status RecommenderService::Recommend(grpc::ServerContext* ctx,
+                                           const v1::RecommendRequest* req,
                                            v1::RecommendResponse* resp) {
+  ExpensiveCall call(admission_, ctx);
+  if (!call.admission().ok()) return ToGrpcStatus(call.admission());
   RecommendRequest r;
   r.user_id = req->user_id();
   r.query = req->query();
@@ -55,8 +83,10 @@ grpc::Status RecommenderService::Recommend(grpc::ServerContext*, const v1::Recom
   return grpc::Status::OK;
 }
 
-grpc::Status RecommenderService::Feedback(grpc::ServerContext*, const v1::FeedbackRequest* req,
+grpc::Status RecommenderService::Feedback(grpc::ServerContext* ctx, const v1::FeedbackRequest* req,
                                           v1::FeedbackResponse* resp) {
+  ExpensiveCall call(admission_, ctx);
+  if (!call.admission().ok()) return ToGrpcStatus(call.admission());
   auto events = EventsFromProto(req->events(), NowMicros());
   if (!events.ok()) return ToGrpcStatus(events.status());
   auto results = engine_.Feedback(req->user_id(), std::move(events).value());
@@ -85,9 +115,11 @@ grpc::Status RecommenderService::Feedback(grpc::ServerContext*, const v1::Feedba
   return grpc::Status::OK;
 }
 
-grpc::Status RecommenderService::SimilarItems(grpc::ServerContext*,
+grpc::Status RecommenderService::SimilarItems(grpc::ServerContext* ctx,
                                               const v1::SimilarItemsRequest* req,
                                               v1::RecommendResponse* resp) {
+  ExpensiveCall call(admission_, ctx);
+  if (!call.admission().ok()) return ToGrpcStatus(call.admission());
   SimilarItemsRequest r;
   r.item_id = req->item_id();
   r.k = req->has_k() ? req->k() : kDefaultK;
@@ -99,8 +131,10 @@ grpc::Status RecommenderService::SimilarItems(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status RecommenderService::Embed(grpc::ServerContext*, const v1::EmbedRequest* req,
+grpc::Status RecommenderService::Embed(grpc::ServerContext* ctx, const v1::EmbedRequest* req,
                                        v1::EmbedResponse* resp) {
+  ExpensiveCall call(admission_, ctx);
+  if (!call.admission().ok()) return ToGrpcStatus(call.admission());
   if (!v1::TextKind_IsValid(req->kind())) {
     return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                         absl::StrCat("kind ", req->kind(), " is not QUERY or DOCUMENT"));
@@ -161,6 +195,8 @@ grpc::Status CatalogService::UpsertItems(grpc::ServerContext* ctx,
                                          const v1::UpsertItemsRequest* req,
                                          v1::UpsertItemsResponse* resp) {
   if (absl::Status s = token_.Check(*ctx); !s.ok()) return ToGrpcStatus(s);
+  ExpensiveCall call(admission_, ctx);
+  if (!call.admission().ok()) return ToGrpcStatus(call.admission());
   std::vector<Item> items;
   items.reserve(req->items_size());
   for (const auto& p : req->items()) items.push_back(ItemFromProto(p));

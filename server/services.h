@@ -1,14 +1,17 @@
 // The gRPC services semrec.v1.Recommender and semrec.v1.Catalog: each method converts the proto
-// request to core types, calls the Engine and converts the answer back. Nothing else lives here.
+// request to core types, calls the Engine and converts the answer back. Expensive methods
+// (Recommend, SimilarItems, Feedback, Embed, UpsertItems) first take an admission ticket and
+// hand the caller's deadline and cancellation to the engine's stages (core/common/deadline.h).
 //
-//   RecommenderService recommender(engine);
+//   RecommenderService recommender(engine, token, admission);
 //   builder.RegisterService(&recommender);
 //
-// Thread-safe: stateless beyond the (thread-safe) Engine.
+// Thread-safe: stateless beyond the (thread-safe) Engine and AdmissionControl.
 #ifndef SEMREC_SERVER_SERVICES_H_
 #define SEMREC_SERVER_SERVICES_H_
 
 #include "core/engine/engine.h"
+#include "server/admission.h"
 #include "server/auth.h"
 #include "semrec/v1/semrec.grpc.pb.h"
 
@@ -16,8 +19,10 @@ namespace semrec {
 
 class RecommenderService final : public v1::Recommender::Service {
  public:
-  // `token` guards DeleteUser (nothing is checked when no token is configured).
-  RecommenderService(Engine& engine, ApiToken token) : engine_(engine), token_(std::move(token)) {}
+  // `token` guards DeleteUser (nothing is checked when no token is configured). `engine` and
+  // `admission` must outlive the service.
+  RecommenderService(Engine& engine, ApiToken token, AdmissionControl& admission)
+      : engine_(engine), token_(std::move(token)), admission_(admission) {}
 
   grpc::Status Recommend(grpc::ServerContext* ctx, const v1::RecommendRequest* req,
                          v1::RecommendResponse* resp) override;
@@ -35,12 +40,15 @@ class RecommenderService final : public v1::Recommender::Service {
  private:
   Engine& engine_;
   const ApiToken token_;
+  AdmissionControl& admission_;
 };
 
 class CatalogService final : public v1::Catalog::Service {
  public:
   // `token` guards UpsertItems and DeleteItems (nothing is checked when none is configured).
-  CatalogService(Engine& engine, ApiToken token) : engine_(engine), token_(std::move(token)) {}
+  // `engine` and `admission` must outlive the service.
+  CatalogService(Engine& engine, ApiToken token, AdmissionControl& admission)
+      : engine_(engine), token_(std::move(token)), admission_(admission) {}
 
   grpc::Status UpsertItems(grpc::ServerContext* ctx, const v1::UpsertItemsRequest* req,
                            v1::UpsertItemsResponse* resp) override;
@@ -54,6 +62,7 @@ class CatalogService final : public v1::Catalog::Service {
  private:
   Engine& engine_;
   const ApiToken token_;
+  AdmissionControl& admission_;
 };
 
 }  // namespace semrec

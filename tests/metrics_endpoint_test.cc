@@ -1,9 +1,5 @@
 // The server's HTTP endpoint: /readyz follows health (503 until the catalog is loaded), /metrics
 // counts every RPC by method and status code, exports engine state, and passes promtool.
-#include <arpa/inet.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <cstdio>
 #include <fstream>
 
@@ -13,31 +9,12 @@
 #include "gtest/gtest.h"
 #include "semrec/v1/semrec.grpc.pb.h"
 #include "server/testing/demo_server.h"
+#include "tests/testing/http_get.h"
 
 namespace semrec {
 namespace {
 
 using ::testing::HasSubstr;
-
-// GET `path` from 127.0.0.1:`port`; returns the whole response (status line, headers, body).
-std::string HttpGet(int port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    close(fd);
-    return "";
-  }
-  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\n\r\n";
-  (void)send(fd, request.data(), request.size(), 0);
-  std::string response;
-  char buf[4096];
-  for (ssize_t n; (n = recv(fd, buf, sizeof(buf), 0)) > 0;) response.append(buf, n);
-  close(fd);
-  return response;
-}
 
 TEST(MetricsEndpointTest, ReadinessFollowsTheCatalogAndMetricsCountEveryRpc) {
   ServerOptions options = DemoServerOptions();
