@@ -6,11 +6,16 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "server/config_file.h"
 #include "server/logging.h"
 #include "server/server_app.h"
 #include "spdlog/spdlog.h"
 
+ABSL_FLAG(std::string, config, "",
+          "File of `name = value` lines setting these flags (# comments; a mounted ConfigMap); "
+          "flags on the command line win over it");
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "gRPC listen address host:port (0.0.0.0:50051 in containers; port 0 picks one)");
 ABSL_FLAG(std::string, http_listen, "127.0.0.1:9090",
@@ -88,11 +93,25 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("semrec-server: online recommendations over gRPC.\n"
                                "  semrec-server --model_dir=DIR [--catalog_file=items.jsonl]");
   absl::ParseCommandLine(argc, argv);
+  semrec::AppliedConfig config;
+  if (const std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
+    auto applied = semrec::ApplyConfigFile(path, argc, argv);
+    if (!applied.ok()) {
+      std::fprintf(stderr, "semrec-server: %s\n", std::string(applied.status().message()).c_str());
+      return 2;
+    }
+    config = std::move(applied).value();
+  }
   if (auto s = semrec::ConfigureLogging(absl::GetFlag(FLAGS_log_format),
                                         absl::GetFlag(FLAGS_log_level));
       !s.ok()) {
     std::fprintf(stderr, "semrec-server: %s\n", std::string(s.message()).c_str());
     return 2;
+  }
+  if (!absl::GetFlag(FLAGS_config).empty()) {
+    spdlog::info("config {}: {} settings applied, {} kept from the command line{}{}",
+                 absl::GetFlag(FLAGS_config), config.set.size(), config.kept.size(),
+                 config.kept.empty() ? "" : ": ", absl::StrJoin(config.kept, ", "));
   }
 
   // Signals are taken synchronously by sigwait below; block them before any thread starts.
