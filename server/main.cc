@@ -60,6 +60,9 @@ ABSL_FLAG(absl::Duration, snapshot_interval, absl::Minutes(10),
           "log outgrows --snapshot_log_bytes)");
 ABSL_FLAG(int64_t, snapshot_log_bytes, int64_t{256} << 20,
           "Write a snapshot as soon as the write-ahead log holds this many bytes");
+ABSL_FLAG(std::string, user_store, "memory",
+          "Where user profiles live: memory (this process), or "
+          "redis://[[user]:password@]host:port[/db] (shared by every replica using that Redis)");
 ABSL_FLAG(int, hnsw_m, 16, "HNSW graph degree M");
 ABSL_FLAG(int, hnsw_ef_construction, 200, "HNSW ef at construction");
 ABSL_FLAG(int, hnsw_ef_search, 64, "HNSW ef at search (at least k is used)");
@@ -156,6 +159,14 @@ int main(int argc, char** argv) {
   options.durability.snapshot_interval = absl::GetFlag(FLAGS_snapshot_interval);
   options.durability.snapshot_log_bytes =
       static_cast<uint64_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_snapshot_log_bytes)));
+  if (const std::string store = absl::GetFlag(FLAGS_user_store); store.rfind("redis://", 0) == 0) {
+    options.redis_user_store.url = store;
+  } else if (store != "memory") {
+    std::fprintf(stderr,
+                 "semrec-server: --user_store must be memory or redis://host:port (got \"%s\")\n",
+                 store.c_str());
+    return 2;
+  }
   options.index.m = absl::GetFlag(FLAGS_hnsw_m);
   options.index.ef_construction = absl::GetFlag(FLAGS_hnsw_ef_construction);
   options.index.ef_search = absl::GetFlag(FLAGS_hnsw_ef_search);

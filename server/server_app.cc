@@ -14,6 +14,7 @@
 #include "core/catalog/catalog_io.h"
 #include "core/common/status_macros.h"
 #include "core/user/in_memory_user_store.h"
+#include "core/user/redis_user_store.h"
 #include "server/admission.h"
 #include "server/auth.h"
 #include "server/http/http_server.h"
@@ -94,6 +95,7 @@ absl::Status ServerOptions::Validate() const {
   }
   RETURN_IF_ERROR(batching.Validate());
   if (!durability.data_dir.empty()) RETURN_IF_ERROR(durability.Validate());
+  if (!redis_user_store.url.empty()) RETURN_IF_ERROR(redis_user_store.Validate());
   return engine.Validate();
 }
 
@@ -131,7 +133,12 @@ absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerOptions
   HnswIndex::Options index_options = options.index;
   index_options.dimension = dimension;
   ASSIGN_OR_RETURN(std::unique_ptr<HnswIndex> index, HnswIndex::Create(index_options));
-  auto users = std::make_unique<InMemoryUserStore>(options.engine.user);
+  std::unique_ptr<UserStore> users;
+  if (options.redis_user_store.url.empty()) {
+    users = std::make_unique<InMemoryUserStore>(options.engine.user);
+  } else {
+    ASSIGN_OR_RETURN(users, RedisUserStore::Create(options.engine.user, options.redis_user_store));
+  }
   ASSIGN_OR_RETURN(app->engine_, Engine::Create(options.engine, std::move(encoder),
                                                 std::move(index), std::move(users)));
 

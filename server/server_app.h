@@ -23,6 +23,7 @@
 #include "core/encoder/torch_encoder.h"
 #include "core/engine/engine.h"
 #include "core/index/hnsw_index.h"
+#include "core/user/redis_user_store.h"
 
 namespace semrec {
 
@@ -55,6 +56,10 @@ struct ServerOptions {
   // Write-ahead log and snapshots under durability.data_dir; empty data_dir: state lives only in
   // memory. Fixed at start-up.
   DurabilityOptions durability;
+  // Where user profiles live: url empty, in this process (InMemoryUserStore, made durable by
+  // durability.data_dir); a redis:// URL, in Redis, shared by every replica pointing at it.
+  // Fixed at start-up.
+  RedisUserStoreOptions redis_user_store;
   std::string catalog_file;  // JSONL imported by LoadCatalog() into an empty catalog; empty = none
   int import_batch_size = 256;
   int max_message_bytes = 16 << 20;
