@@ -42,7 +42,8 @@ TEST(BatchingEncoderTest, ConcurrentCallsShareForwardPassesAndGetTheirOwnResults
   FakeEncoder reference(kDim);
   constexpr int kCallers = 16;
   std::vector<std::thread> threads;
-  std::vector<bool> ok(kCallers, false);
+  // A byte per caller, each written by its own thread (std::vector<bool> would share words).
+  std::vector<char> ok(kCallers, false);
   for (int i = 0; i < kCallers; ++i) {
     threads.emplace_back([&, i] {
       const std::string text = "query number " + std::to_string(i);
