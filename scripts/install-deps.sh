@@ -6,6 +6,9 @@ set -euo pipefail
 PACKAGES=(
   # toolchain
   build-essential cmake ninja-build ccache pkg-config git
+  # sanitizer and fuzz builds (.ci/sanitizers.sh): clang, its sanitizer and libFuzzer runtimes, and
+  # llvm-symbolizer for readable reports
+  clang-14 libclang-rt-14-dev llvm-14
   # gRPC + protobuf (C++ runtime, codegen, reflection)
   libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
   # core libraries
