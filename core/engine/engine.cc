@@ -283,7 +283,10 @@ std::vector<Recommendation> Engine::PopularItems(int k, const ItemIndex::Accept&
   }
   // Cold start with too little history: fill with catalog items in a stable order.
   if (static_cast<int>(out.size()) < k) {
-    for (const std::string& id : *catalog_.SortedIds()) {
+    // Hold the listing: a range-for over `*SortedIds()` would let the temporary shared_ptr die
+    // before the loop, and a concurrent catalog write free the ids being walked.
+    const std::shared_ptr<const std::vector<std::string>> ids = catalog_.SortedIds();
+    for (const std::string& id : *ids) {
       if (static_cast<int>(out.size()) >= k) break;
       if (taken.contains(id) || !accept(id)) continue;
       if (auto item = catalog_.Get(id)) {
