@@ -834,8 +834,10 @@ absl::StatusOr<DeleteUserResult> Engine::DeleteUser(const std::string& user_id) 
     }
     ASSIGN_OR_RETURN(result.deleted, users_->Delete(user_id));
   }
+  const char* store = users_->StoresProfilesInProcess() ? "memory" : "the shared user store";
   if (!wal_) {
-    result.message = "erased from memory (no data directory: nothing about the user was on disk)";
+    result.message = absl::StrCat("erased from ", store,
+                                  " (no data directory: nothing about the user was on disk)");
     return result;
   }
   // Compaction: a snapshot taken now no longer holds the user, and writing it deletes the older
@@ -843,10 +845,11 @@ absl::StatusOr<DeleteUserResult> Engine::DeleteUser(const std::string& user_id) 
   absl::StatusOr<SnapshotReport> snapshot = Snapshot();
   if (snapshot.ok()) {
     result.erased_from_storage = true;
-    result.message = "erased from memory, and from disk: a new snapshot without the user replaced "
-                     "the older snapshot and the log segments holding their events";
+    result.message = absl::StrCat("erased from ", store,
+                                  ", and from disk: a new snapshot without the user replaced the "
+                                  "older snapshot and the log segments holding their events");
   } else {
-    result.message = absl::StrCat("erased from memory; erasing from disk failed (",
+    result.message = absl::StrCat("erased from ", store, "; erasing from disk failed (",
                                   snapshot.status().message(),
                                   ") and completes with the next successful snapshot");
   }
