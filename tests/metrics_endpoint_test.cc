@@ -1,5 +1,8 @@
 // The server's HTTP endpoint: /readyz follows health (503 until the catalog is loaded), /metrics
-// counts every RPC by method and status code, exports engine state, and passes promtool.
+// counts every RPC by method and status code, exports engine and storage state, and passes
+// promtool.
+#include <unistd.h>
+
 #include <cstdio>
 #include <fstream>
 
@@ -7,6 +10,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "core/storage/record_file.h"
 #include "semrec/v1/semrec.grpc.pb.h"
 #include "server/testing/demo_server.h"
 #include "tests/testing/http_get.h"
@@ -19,6 +23,9 @@ using ::testing::HasSubstr;
 TEST(MetricsEndpointTest, ReadinessFollowsTheCatalogAndMetricsCountEveryRpc) {
   ServerOptions options = DemoServerOptions();
   options.http_address = "127.0.0.1:0";
+  char data_dir[] = "/tmp/semrec-metrics-XXXXXX";
+  ASSERT_NE(::mkdtemp(data_dir), nullptr);
+  options.durability.data_dir = data_dir;  // the storage metrics too
   auto created = ServerApp::Create(options);
   ASSERT_TRUE(created.ok()) << created.status();
   std::unique_ptr<ServerApp> app = std::move(created).value();
@@ -55,6 +62,14 @@ TEST(MetricsEndpointTest, ReadinessFollowsTheCatalogAndMetricsCountEveryRpc) {
   EXPECT_THAT(response, HasSubstr("semrec_build_info{version="));
   EXPECT_THAT(response, HasSubstr("semrec_stage_duration_seconds_count{stage=\"ann\"} 2"));
   EXPECT_THAT(response, HasSubstr("semrec_stage_duration_seconds_bucket{stage=\"encode\",le="));
+  // The catalog import was logged (312 items in batches of 256: two records, each synced).
+  EXPECT_THAT(response, HasSubstr("semrec_stage_duration_seconds_count{stage=\"log\"} 2"));
+  EXPECT_THAT(response, HasSubstr("semrec_wal_fsync_duration_seconds_count 2"));
+  EXPECT_THAT(response, HasSubstr("semrec_snapshot_age_seconds "));
+  EXPECT_THAT(response, HasSubstr("semrec_wal_bytes "));
+  EXPECT_THAT(response, HasSubstr("semrec_snapshot_failures_total 0"));
+  app->Shutdown(absl::ZeroDuration());
+  (void)RemoveTree(data_dir);
 
   const std::string promtool = SEMREC_PROMTOOL;
   if (promtool.empty()) GTEST_SKIP() << "promtool not found (Debian package prometheus)";
@@ -62,7 +77,6 @@ TEST(MetricsEndpointTest, ReadinessFollowsTheCatalogAndMetricsCountEveryRpc) {
   const std::string path = ::testing::TempDir() + "/semrec_metrics.txt";
   std::ofstream(path) << body;
   EXPECT_EQ(std::system((promtool + " check metrics < " + path).c_str()), 0);
-  app->Shutdown(absl::ZeroDuration());
 }
 
 }  // namespace
