@@ -10,44 +10,16 @@ cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 DURATION=${DURATION:-10s}
 CONCURRENCY=${CONCURRENCY:-8}
-server=$BUILD_DIR/server/semrec-server
-load=$BUILD_DIR/load_tests/semrec-load
-for f in "$server" "$load" "$BUILD_DIR/testdata/encoder/manifest.json"; do
-  [[ -e $f ]] || { echo "run_durability.sh: $f is missing: build semrec-server semrec-load demo_encoder" >&2; exit 1; }
-done
-
-work=$(mktemp -d "${DATA_PARENT:-${TMPDIR:-/tmp}}/semrec-durability.XXXXXX")
-server_pid=
-cleanup() {
-  if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+source load_tests/server.sh
 
 run() {  # name, server flags...
   local name=$1
   shift
-  "$server" --model_dir="$BUILD_DIR/testdata/encoder" --catalog_file=examples/catalog.jsonl \
-    --listen=127.0.0.1:0 --http_listen= --log_level=warn "$@" >"$work/server.out" 2>"$work/server.err" &
-  server_pid=$!
-  local address=
-  for _ in $(seq 300); do
-    address=$(sed -n 's/^semrec-server listening on //p' "$work/server.out")
-    [[ -n $address ]] && break
-    kill -0 "$server_pid" 2>/dev/null || { cat "$work/server.err" >&2; exit 1; }
-    sleep 0.1
-  done
-  [[ -n $address ]] || { echo "run_durability.sh: the server did not start" >&2; exit 1; }
+  start_server --http_listen= "$@"
   "$load" --target="$address" --items_file=examples/catalog.jsonl --duration="$DURATION" \
     --warmup=1s --recommend=0 --query=0 --feedback=1 --mode=closed \
     --concurrency="$CONCURRENCY" --json_out="$work/$name.json" >/dev/null
-  kill -TERM "$server_pid"
-  wait "$server_pid"
-  server_pid=
+  stop_server
 }
 
 run memory

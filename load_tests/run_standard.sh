@@ -11,40 +11,9 @@ cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 DURATION=${DURATION:-10s}
 WARMUP=${WARMUP:-1s}
-server=$BUILD_DIR/server/semrec-server
-load=$BUILD_DIR/load_tests/semrec-load
-for f in "$server" "$load" "$BUILD_DIR/testdata/encoder/manifest.json"; do
-  [[ -e $f ]] || { echo "run_standard.sh: $f is missing: build semrec-server semrec-load demo_encoder" >&2; exit 1; }
-done
-
-work=$(mktemp -d)
-server_pid=
-cleanup() {
-  if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
-    kill -TERM "$server_pid" 2>/dev/null || true
-    wait "$server_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Port 0: the server picks a free port and prints it once it is SERVING. SERVER_FLAGS adds flags.
-"$server" --model_dir="$BUILD_DIR/testdata/encoder" --catalog_file=examples/catalog.jsonl \
-  --listen=127.0.0.1:0 --log_level=warn ${SERVER_FLAGS:-} >"$work/server.out" 2>"$work/server.err" &
-server_pid=$!
-address=
-for _ in $(seq 300); do
-  address=$(sed -n 's/^semrec-server listening on //p' "$work/server.out")
-  [[ -n $address ]] && break
-  if ! kill -0 "$server_pid" 2>/dev/null; then
-    echo "run_standard.sh: the server exited during start-up:" >&2
-    cat "$work/server.err" >&2
-    exit 1
-  fi
-  sleep 0.1
-done
-[[ -n $address ]] || { echo "run_standard.sh: the server was not ready after 30 s" >&2; exit 1; }
+source load_tests/server.sh
+# SERVER_FLAGS adds flags.
+start_server ${SERVER_FLAGS:-}
 
 # Prints the overall throughput of a --json_out file; fails when more than 1% of requests failed.
 overall() {
@@ -67,13 +36,5 @@ open_rate=$(python3 -c "print(max(1.0, round($closed_rps / 2, 1)))")
   --json_out="$work/open.json"
 overall "$work/open.json" >/dev/null
 
-kill -TERM "$server_pid"
-rc=0
-wait "$server_pid" || rc=$?
-server_pid=
-if [[ $rc -ne 0 ]]; then
-  echo "run_standard.sh: the server exited with $rc after SIGTERM:" >&2
-  cat "$work/server.err" >&2
-  exit 1
-fi
+stop_server
 echo "server stopped cleanly (exit 0)"
