@@ -337,11 +337,11 @@ class Engine {
   uint64_t last_snapshot_catalog_version_ ABSL_GUARDED_BY(snapshot_mu_) = 0;
   std::vector<std::string> last_snapshot_catalog_files_ ABSL_GUARDED_BY(snapshot_mu_);
   std::atomic<int64_t> last_snapshot_unix_us_{0};
-  std::atomic<int64_t> snapshot_failures_{0};
   absl::Notification stop_snapshots_;
   std::thread snapshot_thread_;
   std::atomic<metrics::Histogram*> wal_sync_latency_{nullptr};  // read by the log's threads
-  metrics::Histogram* snapshot_latency_ = nullptr;  // set before serving
+  metrics::Histogram* snapshot_latency_ ABSL_GUARDED_BY(snapshot_mu_) = nullptr;
+  metrics::Counter* snapshot_failures_ ABSL_GUARDED_BY(snapshot_mu_) = nullptr;
   std::atomic<int64_t> events_applied_{0};
   metrics::Histogram* stage_latency_[kStageCount] = {};  // set before serving; null: not exported
   const std::chrono::steady_clock::time_point started_;

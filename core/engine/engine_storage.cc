@@ -37,10 +37,18 @@ absl::Status Corrupt(const SnapshotInfo& snapshot, const char* file, const std::
   return absl::DataLossError(absl::StrCat(snapshot.PathOf(file), ": ", why));
 }
 
-// Reads every record of a snapshot file (checked against the manifest first).
+// The engine writes these record files itself; every other file of a snapshot is the index's.
+bool IsIndexFile(const std::string& name) {
+  return name != kMetaFile && name != kItemsFile && name != kUsersFile && name != kCollabFile &&
+         name != kPopularityFile;
+}
+
+// Reads every record of a snapshot file in one pass: each record's checksum, then the length
+// read against the manifest's (a whole-file checksum would read it twice).
 absl::Status ReadRecords(const SnapshotInfo& snapshot, const char* file,
                          const std::function<absl::Status(std::string_view)>& fn) {
-  RETURN_IF_ERROR(snapshot.Verify(file));
+  const SnapshotFile* listed = snapshot.Find(file);
+  if (!listed) return Corrupt(snapshot, file, "missing from the manifest");
   ASSIGN_OR_RETURN(auto reader, RecordReader::Open(snapshot.PathOf(file)));
   std::string payload;
   RecordReader::Result r;
@@ -48,6 +56,10 @@ absl::Status ReadRecords(const SnapshotInfo& snapshot, const char* file,
     RETURN_IF_ERROR(fn(payload));
   }
   if (r == RecordReader::Result::kTorn) return Corrupt(snapshot, file, "a record is corrupt");
+  if (reader->good_offset() != listed->size) {
+    return Corrupt(snapshot, file, absl::StrCat(reader->good_offset(), " bytes, the manifest says ",
+                                                listed->size));
+  }
   return absl::OkStatus();
 }
 
@@ -89,18 +101,25 @@ absl::StatusOr<RecoveryReport> Engine::OpenDurableState(const DurabilityOptions&
     return absl::FailedPreconditionError("durable state must be opened before any write");
   }
   const absl::Time start = absl::Now();
+  absl::MutexLock snapshot_lock(&snapshot_mu_);  // the snapshot bookkeeping set below
   durability_ = options;
   RecoveryReport report;
   RETURN_IF_ERROR(MakeDirectories(options.data_dir));
   ASSIGN_OR_RETURN(std::optional<SnapshotInfo> snapshot, FindLatestSnapshot(SnapshotRoot(options)));
   if (snapshot) {
     RETURN_IF_ERROR(LoadSnapshot(*snapshot));
+    for (const SnapshotFile& f : snapshot->files) {
+      if (IsIndexFile(f.name)) last_snapshot_catalog_files_.push_back(f.name);
+    }
+    last_snapshot_catalog_files_.push_back(kItemsFile);
     report.from_snapshot = true;
     report.snapshot_lsn = snapshot->lsn;
     last_snapshot_unix_us_.store(snapshot->created_unix_us);
   } else {
     last_snapshot_unix_us_.store(absl::ToUnixMicros(start));
   }
+  // Replayed catalog writes bump the version, so the next snapshot rewrites the catalog's files.
+  last_snapshot_catalog_version_ = catalog_version_.load();
   WalOptions wal_options;
   wal_options.dir = WalDir(options);
   wal_options.sync = options.fsync;
@@ -124,21 +143,7 @@ absl::StatusOr<RecoveryReport> Engine::OpenDurableState(const DurabilityOptions&
                    "crash; it was never acknowledged with fsync=always)",
                    static_cast<unsigned long long>(stats.torn_bytes_cut));
   }
-  {
-    absl::MutexLock lock(&snapshot_mu_);
-    last_snapshot_ = snapshot;
-    last_snapshot_catalog_version_ = catalog_version_.load();
-    if (snapshot) {
-      for (const SnapshotFile& f : snapshot->files) {
-        if (f.name != kMetaFile && f.name != kUsersFile && f.name != kCollabFile &&
-            f.name != kPopularityFile) {
-          last_snapshot_catalog_files_.push_back(f.name);
-        }
-      }
-    }
-    // Replayed catalog writes make the next snapshot rewrite the catalog.
-    if (stats.records_replayed > 0) last_snapshot_catalog_version_ = ~uint64_t{0};
-  }
+  last_snapshot_ = std::move(snapshot);
   wal_ = std::move(wal);
   snapshot_thread_ = std::thread([this] { SnapshotLoop(); });
   report.items = catalog_.size();
@@ -174,7 +179,7 @@ absl::Status Engine::LoadSnapshot(const SnapshotInfo& snapshot) {
   }));
   // Catalog: the index's own files, then the items.
   for (const SnapshotFile& f : snapshot.files) {
-    if (f.name.rfind("hnsw.", 0) == 0) RETURN_IF_ERROR(snapshot.Verify(f.name));
+    if (IsIndexFile(f.name)) RETURN_IF_ERROR(snapshot.Verify(f.name));  // not record-framed
   }
   RETURN_IF_ERROR(index_->LoadFrom(snapshot.path));
   RETURN_IF_ERROR(ReadRecords(snapshot, kItemsFile, [&](std::string_view payload) {
@@ -315,7 +320,7 @@ absl::StatusOr<SnapshotReport> Engine::Snapshot() {
   const absl::Time start = absl::Now();
   absl::StatusOr<SnapshotReport> report = SnapshotLocked();
   if (!report.ok()) {
-    snapshot_failures_.fetch_add(1, std::memory_order_relaxed);
+    if (snapshot_failures_) snapshot_failures_->Increment();
     Logger()->error("snapshot failed: {}", report.status().ToString());
     return report;
   }
@@ -496,26 +501,25 @@ void Engine::ExportStorageMetrics(metrics::Registry& registry) {
   }
   auto duration = registry.Register<metrics::Histogram>(
       "semrec_snapshot_duration_seconds", "Time to write one snapshot.");
-  if (duration.ok()) {
+  auto failures = registry.Register<metrics::Counter>(
+      "semrec_snapshot_failures_total", "Snapshots that failed (see the error log).");
+  if (duration.ok() && failures.ok()) {
+    absl::MutexLock lock(&snapshot_mu_);  // the snapshot thread is running already
     snapshot_latency_ = &(*duration)->Add(
         {}, metrics::BucketBoundaries{0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120, 300, 600});
+    snapshot_failures_ = &(*failures)->Add({});
   }
   auto age = registry.Register<metrics::Gauge>(
       "semrec_snapshot_age_seconds", "Seconds since the last snapshot was written.");
   auto wal_bytes = registry.Register<metrics::Gauge>(
       "semrec_wal_bytes", "Bytes in the write-ahead log (what start-up would replay).");
-  auto failures = registry.Register<metrics::Counter>(
-      "semrec_snapshot_failures_total", "Snapshots that failed (see the error log).");
-  if (!age.ok() || !wal_bytes.ok() || !failures.ok()) return;
+  if (!age.ok() || !wal_bytes.ok()) return;
   metrics::Gauge* age_gauge = &(*age)->Add({});
   metrics::Gauge* bytes_gauge = &(*wal_bytes)->Add({});
-  metrics::Counter* failure_counter = &(*failures)->Add({});
-  registry.AddCollector([this, age_gauge, bytes_gauge, failure_counter] {
+  registry.AddCollector([this, age_gauge, bytes_gauge] {
     age_gauge->Set(
         static_cast<double>(absl::ToUnixMicros(absl::Now()) - last_snapshot_unix_us_.load()) / 1e6);
     bytes_gauge->Set(static_cast<double>(wal_->bytes()));
-    const double failed = static_cast<double>(snapshot_failures_.load());
-    if (failed > failure_counter->Value()) failure_counter->Increment(failed - failure_counter->Value());
   });
 }
 
