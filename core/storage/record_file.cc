@@ -6,7 +6,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -14,15 +18,6 @@
 
 namespace semrec {
 namespace {
-
-absl::Status ErrnoError(const std::string& what, const std::string& path) {
-  const int err = errno;
-  std::string message = absl::StrCat(what, " ", path, ": ", std::strerror(err));
-  if (err == ENOSPC || err == EDQUOT) return absl::ResourceExhaustedError(message);
-  if (err == ENOENT) return absl::NotFoundError(message);
-  if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(message);
-  return absl::InternalError(message);
-}
 
 void PutU32(uint32_t v, char* out) { std::memcpy(out, &v, 4); }
 uint32_t GetU32(const char* p) {
@@ -44,11 +39,12 @@ uint32_t Crc32(std::string_view data, uint32_t crc) {
   return crc;
 }
 
-void AppendFramedRecord(std::string_view payload, std::string* out) {
+void AppendFramedRecord(std::string_view prefix, std::string_view payload, std::string* out) {
   char header[kRecordHeaderBytes];
-  PutU32(static_cast<uint32_t>(payload.size()), header);
-  PutU32(Crc32(payload), header + 4);
+  PutU32(static_cast<uint32_t>(prefix.size() + payload.size()), header);
+  PutU32(Crc32(payload, Crc32(prefix)), header + 4);
   out->append(header, sizeof(header));
+  out->append(prefix.data(), prefix.size());
   out->append(payload.data(), payload.size());
 }
 
@@ -122,13 +118,51 @@ RecordReader::Result RecordReader::Next(std::string* payload) {
   return Result::kRecord;
 }
 
-absl::Status SyncDirectory(const std::string& dir) {
-  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return ErrnoError("cannot open directory", dir);
+absl::Status ErrnoError(const std::string& what, const std::string& path) {
+  const int err = errno;
+  std::string message = absl::StrCat(what, " ", path, ": ", std::strerror(err));
+  if (err == ENOSPC || err == EDQUOT) return absl::ResourceExhaustedError(message);
+  if (err == ENOENT) return absl::NotFoundError(message);
+  if (err == EACCES || err == EPERM) return absl::PermissionDeniedError(message);
+  return absl::InternalError(message);
+}
+
+absl::Status SyncPath(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoError("cannot open", path);
   const int rc = ::fsync(fd);
   ::close(fd);
-  if (rc != 0) return ErrnoError("cannot fsync directory", dir);
+  if (rc != 0) return ErrnoError("cannot fsync", path);
   return absl::OkStatus();
+}
+
+std::string NumberedName(std::string_view prefix, uint64_t n, std::string_view suffix) {
+  char digits[24];
+  std::snprintf(digits, sizeof(digits), "%020" PRIu64, n);
+  return absl::StrCat(std::string(prefix), digits, std::string(suffix));
+}
+
+std::vector<std::pair<uint64_t, std::string>> ListNumbered(const std::string& dir,
+                                                           std::string_view prefix,
+                                                           std::string_view suffix) {
+  std::vector<std::pair<uint64_t, std::string>> out;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) return out;
+  while (dirent* e = ::readdir(d)) {
+    const std::string_view name = e->d_name;
+    if (name.size() != prefix.size() + 20 + suffix.size() || name.substr(0, prefix.size()) != prefix ||
+        name.substr(name.size() - suffix.size()) != suffix) {
+      continue;
+    }
+    const std::string digits(name.substr(prefix.size(), 20));
+    if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+      continue;
+    }
+    out.emplace_back(std::strtoull(digits.c_str(), nullptr, 10), dir + "/" + std::string(name));
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 absl::Status FileChecksum(const std::string& path, uint32_t* crc, uint64_t* size) {

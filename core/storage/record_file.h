@@ -17,6 +17,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -29,8 +31,12 @@ inline constexpr size_t kRecordHeaderBytes = 8;
 inline constexpr uint32_t kMaxRecordBytes = 256u << 20;
 
 uint32_t Crc32(std::string_view data, uint32_t crc = 0);
-// Appends one framed record to `out`.
-void AppendFramedRecord(std::string_view payload, std::string* out);
+// Appends one framed record whose payload is `prefix` followed by `payload` to `out` (the two
+// parts are not concatenated first).
+void AppendFramedRecord(std::string_view prefix, std::string_view payload, std::string* out);
+inline void AppendFramedRecord(std::string_view payload, std::string* out) {
+  AppendFramedRecord({}, payload, out);
+}
 
 // Writes framed records to a new file (truncating any existing one), buffered.
 class RecordWriter {
@@ -78,8 +84,18 @@ class RecordReader {
   uint64_t good_offset_ = 0;
 };
 
-// fsync of a directory, so a create / rename / unlink inside it is durable.
-absl::Status SyncDirectory(const std::string& dir);
+// A failed POSIX call as a status: "<what> <path>: <strerror(errno)>", with the code errno implies
+// (RESOURCE_EXHAUSTED for a full disk, NOT_FOUND, PERMISSION_DENIED, else INTERNAL).
+absl::Status ErrnoError(const std::string& what, const std::string& path);
+// fsync of a file, or of a directory so that a create / rename / unlink inside it is durable.
+absl::Status SyncPath(const std::string& path);
+// "<prefix><n as 20 digits><suffix>": names that sort in numeric order.
+std::string NumberedName(std::string_view prefix, uint64_t n, std::string_view suffix = "");
+// Entries of `dir` named NumberedName(prefix, n, suffix), as (n, full path), ascending by n.
+// Empty when the directory cannot be read.
+std::vector<std::pair<uint64_t, std::string>> ListNumbered(const std::string& dir,
+                                                           std::string_view prefix,
+                                                           std::string_view suffix = "");
 // crc32 and size of a whole file.
 absl::Status FileChecksum(const std::string& path, uint32_t* crc, uint64_t* size);
 // mkdir -p.

@@ -1,14 +1,6 @@
 #include "core/storage/snapshot_dir.h"
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <unistd.h>
-
-#include <algorithm>
-#include <cerrno>
-#include <cinttypes>
-#include <cstdio>
-#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -23,41 +15,6 @@ constexpr char kPrefix[] = "snapshot-";
 constexpr char kTmpPrefix[] = ".tmp-snapshot-";
 constexpr char kManifest[] = "MANIFEST";
 constexpr uint64_t kFormatVersion = 1;
-
-std::string Numbered(const char* prefix, uint64_t lsn) {
-  char name[64];
-  std::snprintf(name, sizeof(name), "%s%020" PRIu64, prefix, lsn);
-  return name;
-}
-
-// Entries of `root` named <prefix><20 digits>, with their numbers, ascending.
-std::vector<std::pair<uint64_t, std::string>> ListNumbered(const std::string& root,
-                                                           std::string_view prefix) {
-  std::vector<std::pair<uint64_t, std::string>> out;
-  DIR* d = ::opendir(root.c_str());
-  if (!d) return out;
-  while (dirent* e = ::readdir(d)) {
-    const std::string name = e->d_name;
-    if (name.size() != prefix.size() + 20 || name.compare(0, prefix.size(), prefix) != 0) continue;
-    const std::string digits = name.substr(prefix.size());
-    if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      continue;
-    }
-    out.emplace_back(std::strtoull(digits.c_str(), nullptr, 10), root + "/" + name);
-  }
-  ::closedir(d);
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-absl::Status SyncFile(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return absl::InternalError(absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
-  const int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return absl::InternalError(absl::StrCat("cannot fsync ", path, ": ", std::strerror(errno)));
-  return absl::OkStatus();
-}
 
 absl::StatusOr<SnapshotInfo> ReadManifest(const std::string& dir) {
   ASSIGN_OR_RETURN(auto reader, RecordReader::Open(dir + "/" + kManifest));
@@ -117,7 +74,7 @@ absl::Status SnapshotInfo::Verify(std::string_view name) const {
 absl::StatusOr<std::unique_ptr<SnapshotBuilder>> SnapshotBuilder::Begin(const std::string& root,
                                                                         uint64_t lsn) {
   RETURN_IF_ERROR(MakeDirectories(root));
-  const std::string tmp = root + "/" + Numbered(kTmpPrefix, lsn);
+  const std::string tmp = root + "/" + NumberedName(kTmpPrefix, lsn);
   RETURN_IF_ERROR(RemoveTree(tmp));
   RETURN_IF_ERROR(MakeDirectories(tmp));
   return std::unique_ptr<SnapshotBuilder>(new SnapshotBuilder(root, tmp, lsn));
@@ -129,7 +86,7 @@ SnapshotBuilder::~SnapshotBuilder() {
 
 absl::Status SnapshotBuilder::AddFile(std::string_view name) {
   const std::string path = PathOf(name);
-  RETURN_IF_ERROR(SyncFile(path));
+  RETURN_IF_ERROR(SyncPath(path));
   SnapshotFile f;
   f.name = std::string(name);
   RETURN_IF_ERROR(FileChecksum(path, &f.crc, &f.size));
@@ -143,8 +100,7 @@ absl::Status SnapshotBuilder::LinkFrom(const SnapshotInfo& previous, std::string
     return absl::NotFoundError(absl::StrCat(previous.path, " has no file '", std::string(name), "'"));
   }
   if (::link(previous.PathOf(name).c_str(), PathOf(name).c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("cannot link ", previous.PathOf(name), ": ",
-                                            std::strerror(errno)));
+    return ErrnoError("cannot link", previous.PathOf(name));
   }
   files_.push_back(*f);
   return absl::OkStatus();
@@ -172,15 +128,14 @@ absl::StatusOr<SnapshotInfo> SnapshotBuilder::Commit() {
     }
     RETURN_IF_ERROR(manifest->Close(/*sync=*/true));
   }
-  RETURN_IF_ERROR(SyncDirectory(tmp_));
-  info.path = root_ + "/" + Numbered(kPrefix, lsn_);
+  RETURN_IF_ERROR(SyncPath(tmp_));
+  info.path = root_ + "/" + NumberedName(kPrefix, lsn_);
   RETURN_IF_ERROR(RemoveTree(info.path));  // a snapshot at the same LSN: replace it
   if (::rename(tmp_.c_str(), info.path.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("cannot publish snapshot ", info.path, ": ",
-                                            std::strerror(errno)));
+    return ErrnoError("cannot publish snapshot", info.path);
   }
   committed_ = true;
-  RETURN_IF_ERROR(SyncDirectory(root_));
+  RETURN_IF_ERROR(SyncPath(root_));
   return info;
 }
 
@@ -213,7 +168,7 @@ absl::Status RemoveSnapshotsExcept(const std::string& root, uint64_t keep_lsn) {
     RETURN_IF_ERROR(RemoveTree(path));
     removed = true;
   }
-  return removed ? SyncDirectory(root) : absl::OkStatus();
+  return removed ? SyncPath(root) : absl::OkStatus();
 }
 
 }  // namespace semrec

@@ -1,13 +1,10 @@
 #include "core/storage/write_ahead_log.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <cinttypes>
-#include <cstdio>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -36,35 +33,6 @@ namespace {
 
 constexpr char kPrefix[] = "wal-";
 constexpr char kSuffix[] = ".log";
-
-std::string SegmentPath(const std::string& dir, uint64_t first_lsn) {
-  char name[64];
-  std::snprintf(name, sizeof(name), "%s%020" PRIu64 "%s", kPrefix, first_lsn, kSuffix);
-  return dir + "/" + name;
-}
-
-// Segment files in `dir`, ordered by their first LSN.
-absl::StatusOr<std::vector<std::pair<uint64_t, std::string>>> ListSegments(const std::string& dir) {
-  DIR* d = ::opendir(dir.c_str());
-  if (!d) return absl::InternalError(absl::StrCat("cannot list ", dir, ": ", std::strerror(errno)));
-  std::vector<std::pair<uint64_t, std::string>> found;
-  while (dirent* e = ::readdir(d)) {
-    const std::string name = e->d_name;
-    const size_t prefix = sizeof(kPrefix) - 1, suffix = sizeof(kSuffix) - 1;
-    if (name.size() != prefix + 20 + suffix || name.compare(0, prefix, kPrefix) != 0 ||
-        name.compare(name.size() - suffix, suffix, kSuffix) != 0) {
-      continue;
-    }
-    const std::string digits = name.substr(prefix, 20);
-    if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) {
-      continue;
-    }
-    found.emplace_back(std::strtoull(digits.c_str(), nullptr, 10), dir + "/" + name);
-  }
-  ::closedir(d);
-  std::sort(found.begin(), found.end());
-  return found;
-}
 
 absl::Status WriteAll(int fd, const std::string& data, const std::string& path) {
   size_t done = 0;
@@ -103,7 +71,7 @@ absl::StatusOr<std::unique_ptr<WriteAheadLog>> WriteAheadLog::Open(const WalOpti
     return absl::InvalidArgumentError("write-ahead log sync interval must be positive");
   }
   RETURN_IF_ERROR(MakeDirectories(options.dir));
-  ASSIGN_OR_RETURN(auto files, ListSegments(options.dir));
+  const auto files = ListNumbered(options.dir, kPrefix, kSuffix);  // oldest first
   std::unique_ptr<WriteAheadLog> wal(new WriteAheadLog(options));
   WalReplayStats local;
   WalReplayStats& st = stats ? *stats : local;
@@ -175,9 +143,7 @@ absl::StatusOr<std::unique_ptr<WriteAheadLog>> WriteAheadLog::Open(const WalOpti
     reader.reset();
     if (records == 0) {
       // Empty (or wholly torn) segment: nothing to keep.
-      if (::unlink(path.c_str()) != 0) {
-        return absl::InternalError(absl::StrCat("cannot remove ", path, ": ", std::strerror(errno)));
-      }
+      if (::unlink(path.c_str()) != 0) return ErrnoError("cannot remove", path);
       continue;
     }
     ++st.segments;
@@ -191,7 +157,7 @@ absl::StatusOr<std::unique_ptr<WriteAheadLog>> WriteAheadLog::Open(const WalOpti
     wal->last_lsn_ = wal->written_lsn_ = wal->durable_lsn_ = last;
     RETURN_IF_ERROR(wal->StartSegmentLocked());
   }
-  RETURN_IF_ERROR(SyncDirectory(options.dir));
+  RETURN_IF_ERROR(SyncPath(options.dir));
   if (options.sync == WalSync::kPeriodic) {
     wal->sync_thread_ = std::thread([w = wal.get()] { w->PeriodicSyncLoop(); });
   }
@@ -201,7 +167,7 @@ absl::StatusOr<std::unique_ptr<WriteAheadLog>> WriteAheadLog::Open(const WalOpti
 absl::Status WriteAheadLog::StartSegmentLocked() {
   auto segment = std::make_shared<Segment>();
   segment->first_lsn = last_lsn_ + 1;
-  segment->path = SegmentPath(options_.dir, segment->first_lsn);
+  segment->path = options_.dir + "/" + NumberedName(kPrefix, segment->first_lsn, kSuffix);
   const int fd = ::open(segment->path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC,
                         0644);
   if (fd < 0) {
@@ -242,24 +208,21 @@ absl::StatusOr<uint64_t> WriteAheadLog::Append(std::string_view record) {
     return absl::InvalidArgumentError(absl::StrCat("a write-ahead log record of ", record.size(),
                                                    " bytes exceeds the limit"));
   }
-  std::string payload;
-  payload.reserve(record.size() + sizeof(uint64_t));
   absl::MutexLock lock(&mu_);
   if (!broken_.ok()) return broken_;
   const uint64_t lsn = ++last_lsn_;
-  const uint64_t lsn_le = lsn;
-  payload.append(reinterpret_cast<const char*>(&lsn_le), sizeof(lsn_le));
-  payload.append(record.data(), record.size());
+  const std::string_view lsn_bytes(reinterpret_cast<const char*>(&lsn), sizeof(lsn));
+  AppendFramedRecord(lsn_bytes, record, &pending_);
   if (options_.sync == WalSync::kPeriodic) {
-    std::string framed;
-    AppendFramedRecord(payload, &framed);
-    RETURN_IF_ERROR(WriteLocked(framed));
+    // Written at once (pending_ is only a reused buffer here); the sync thread syncs it.
+    absl::Status written = WriteLocked(pending_);
+    pending_.clear();
+    RETURN_IF_ERROR(written);
     if (segments_.back()->size >= options_.segment_bytes) RETURN_IF_ERROR(RotateLocked());
     return lsn;
   }
   // kAlways: group commit. Whoever finds no write in progress becomes the leader and writes and
   // syncs everything pending, outside the lock; the others wait for their LSN to become durable.
-  AppendFramedRecord(payload, &pending_);
   while (durable_lsn_ < lsn) {
     if (!broken_.ok()) return broken_;
     if (flushing_) {
@@ -343,11 +306,9 @@ absl::Status WriteAheadLog::DropThrough(uint64_t lsn) {
     segments_.erase(segments_.begin(), segments_.begin() + static_cast<ptrdiff_t>(drop));
   }
   for (const auto& path : doomed) {
-    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-      return absl::InternalError(absl::StrCat("cannot remove ", path, ": ", std::strerror(errno)));
-    }
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) return ErrnoError("cannot remove", path);
   }
-  return doomed.empty() ? absl::OkStatus() : SyncDirectory(options_.dir);
+  return doomed.empty() ? absl::OkStatus() : SyncPath(options_.dir);
 }
 
 absl::Status WriteAheadLog::Sync() {

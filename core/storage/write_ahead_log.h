@@ -98,7 +98,8 @@ class WriteAheadLog {
   uint64_t last_lsn_ ABSL_GUARDED_BY(mu_) = 0;     // last LSN assigned
   uint64_t written_lsn_ ABSL_GUARDED_BY(mu_) = 0;  // last LSN handed to write()
   uint64_t durable_lsn_ ABSL_GUARDED_BY(mu_) = 0;  // last LSN fdatasync'ed
-  std::string pending_ ABSL_GUARDED_BY(mu_);       // kAlways: framed records awaiting a leader
+  // kAlways: framed records awaiting a leader; kPeriodic: the buffer each record is framed in.
+  std::string pending_ ABSL_GUARDED_BY(mu_);
   bool flushing_ ABSL_GUARDED_BY(mu_) = false;     // kAlways: a leader is writing outside mu_
   absl::Status broken_ ABSL_GUARDED_BY(mu_);
   absl::Notification stop_;
