@@ -21,7 +21,7 @@
 #include "absl/time/clock.h"
 #include "core/catalog/catalog_io.h"
 #include "core/common/testing/test_paths.h"
-#include "core/storage/record_file.h"
+#include "core/storage/testing/temp_dir.h"
 #include "core/storage/snapshot_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -111,14 +111,11 @@ class ServerProcess {
 class DurabilityTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/semrec-durability-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    data_dir_ = tmpl;
+    ASSERT_FALSE(data_dir_.empty());
     auto items = ReadItemsJsonl(TestSourceDir() + "/examples/catalog.jsonl");
     ASSERT_TRUE(items.ok()) << items.status();
     for (const auto& item : *items) item_ids_.push_back(item.id);
   }
-  void TearDown() override { (void)RemoveTree(data_dir_); }
 
   std::unique_ptr<ServerProcess> StartServer(std::vector<std::string> flags = {}) {
     flags.push_back("--data_dir=" + data_dir_);
@@ -132,7 +129,8 @@ class DurabilityTest : public ::testing::Test {
     return v1::Recommender::NewStub(grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
   }
 
-  std::string data_dir_;
+  ScopedTempDir temp_;
+  const std::string data_dir_ = temp_.path();
   std::vector<std::string> item_ids_;
 };
 

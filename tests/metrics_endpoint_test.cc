@@ -1,8 +1,6 @@
 // The server's HTTP endpoint: /readyz follows health (503 until the catalog is loaded), /metrics
 // counts every RPC by method and status code, exports engine and storage state, and passes
 // promtool.
-#include <unistd.h>
-
 #include <cstdio>
 #include <fstream>
 
@@ -10,7 +8,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "core/storage/record_file.h"
+#include "core/storage/testing/temp_dir.h"
 #include "semrec/v1/semrec.grpc.pb.h"
 #include "server/testing/demo_server.h"
 #include "tests/testing/http_get.h"
@@ -23,9 +21,9 @@ using ::testing::HasSubstr;
 TEST(MetricsEndpointTest, ReadinessFollowsTheCatalogAndMetricsCountEveryRpc) {
   ServerOptions options = DemoServerOptions();
   options.http_address = "127.0.0.1:0";
-  char data_dir[] = "/tmp/semrec-metrics-XXXXXX";
-  ASSERT_NE(::mkdtemp(data_dir), nullptr);
-  options.durability.data_dir = data_dir;  // the storage metrics too
+  ScopedTempDir data_dir;
+  ASSERT_FALSE(data_dir.path().empty());
+  options.durability.data_dir = data_dir.path();  // the storage metrics too
   auto created = ServerApp::Create(options);
   ASSERT_TRUE(created.ok()) << created.status();
   std::unique_ptr<ServerApp> app = std::move(created).value();
@@ -69,7 +67,6 @@ TEST(MetricsEndpointTest, ReadinessFollowsTheCatalogAndMetricsCountEveryRpc) {
   EXPECT_THAT(response, HasSubstr("semrec_wal_bytes "));
   EXPECT_THAT(response, HasSubstr("semrec_snapshot_failures_total 0"));
   app->Shutdown(absl::ZeroDuration());
-  (void)RemoveTree(data_dir);
 
   const std::string promtool = SEMREC_PROMTOOL;
   if (promtool.empty()) GTEST_SKIP() << "promtool not found (Debian package prometheus)";

@@ -14,6 +14,7 @@
 #include "core/index/hnsw_index.h"
 #include "core/storage/record_file.h"
 #include "core/user/in_memory_user_store.h"
+#include "core/storage/testing/temp_dir.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -80,12 +81,10 @@ bool AnyFileContains(const std::string& dir, const std::string& needle) {
 class EngineStorageTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/semrec-engine-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    options_.data_dir = tmpl;
+    ASSERT_FALSE(temp_.path().empty());
+    options_.data_dir = temp_.path();
     options_.snapshot_interval = absl::ZeroDuration();  // snapshots only when the test asks
   }
-  void TearDown() override { (void)RemoveTree(options_.data_dir); }
 
   std::unique_ptr<Engine> Open(RecoveryReport* report = nullptr) {
     auto engine = MakeEngine();
@@ -158,6 +157,7 @@ class EngineStorageTest : public ::testing::Test {
     return out;
   }
 
+  ScopedTempDir temp_;
   DurabilityOptions options_;
 };
 

@@ -11,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "core/storage/record_file.h"
+#include "core/storage/testing/temp_dir.h"
 
 namespace semrec {
 namespace {
@@ -161,9 +162,9 @@ TEST(HnswIndexTest, ConcurrentSearchesAndWrites) {
 }
 
 TEST(HnswIndexTest, SaveAndLoadKeepItemsRemovalsAndResults) {
-  char tmpl[] = "/tmp/semrec-index-XXXXXX";
-  ASSERT_NE(::mkdtemp(tmpl), nullptr);
-  const std::string dir = tmpl;
+  ScopedTempDir temp;
+  const std::string& dir = temp.path();
+  ASSERT_FALSE(dir.empty());
   std::mt19937 rng(3);
   constexpr int kDim = 16;
   auto index = MakeIndex(kDim);
@@ -205,7 +206,6 @@ TEST(HnswIndexTest, SaveAndLoadKeepItemsRemovalsAndResults) {
   // A truncated graph is DATA_LOSS, not a crash.
   ASSERT_EQ(::truncate((dir + "/hnsw.graph").c_str(), 1000), 0);
   EXPECT_EQ(MakeIndex(kDim)->LoadFrom(dir).code(), absl::StatusCode::kDataLoss);
-  (void)RemoveTree(dir);
 }
 
 }  // namespace

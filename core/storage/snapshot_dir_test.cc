@@ -10,6 +10,7 @@
 #include "gtest/gtest.h"
 #include "core/storage/byte_codec.h"
 #include "core/storage/record_file.h"
+#include "core/storage/testing/temp_dir.h"
 
 namespace semrec {
 namespace {
@@ -18,12 +19,7 @@ using ::testing::HasSubstr;
 
 class SnapshotDirTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/semrec-snap-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    root_ = tmpl;
-  }
-  void TearDown() override { (void)RemoveTree(root_); }
+  void SetUp() override { ASSERT_FALSE(root_.empty()); }
 
   static void WriteText(const std::string& path, const std::string& text) {
     FILE* f = std::fopen(path.c_str(), "wb");
@@ -36,7 +32,8 @@ class SnapshotDirTest : public ::testing::Test {
     return ::stat(path.c_str(), &st) == 0;
   }
 
-  std::string root_;
+  ScopedTempDir temp_;
+  const std::string root_ = temp_.path();
 };
 
 TEST_F(SnapshotDirTest, PublishedSnapshotIsFoundAndVerified) {

@@ -12,6 +12,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "core/storage/record_file.h"
+#include "core/storage/testing/temp_dir.h"
 
 namespace semrec {
 namespace {
@@ -21,12 +22,7 @@ using ::testing::HasSubstr;
 
 class WalTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/semrec-wal-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { (void)RemoveTree(dir_); }
+  void SetUp() override { ASSERT_FALSE(dir_.empty()); }
 
   WalOptions Options(WalSync sync = WalSync::kAlways) {
     WalOptions o;
@@ -50,14 +46,7 @@ class WalTest : public ::testing::Test {
 
   std::vector<std::string> SegmentFiles() {
     std::vector<std::string> out;
-    FILE* p = ::popen(("ls " + dir_ + " | grep '^wal-'").c_str(), "r");
-    char line[256];
-    while (p && std::fgets(line, sizeof(line), p)) {
-      std::string s = line;
-      if (!s.empty() && s.back() == '\n') s.pop_back();
-      out.push_back(dir_ + "/" + s);
-    }
-    if (p) ::pclose(p);
+    for (auto& [first, path] : ListNumbered(dir_, "wal-", ".log")) out.push_back(std::move(path));
     return out;
   }
 
@@ -66,7 +55,8 @@ class WalTest : public ::testing::Test {
     return ::stat(path.c_str(), &st) == 0 ? st.st_size : -1;
   }
 
-  std::string dir_;
+  ScopedTempDir temp_;
+  const std::string dir_ = temp_.path();
   std::vector<std::pair<uint64_t, std::string>> replayed_;
   WalReplayStats stats_;
 };
