@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "core/catalog/catalog_io.h"
+#include "core/common/logger.h"
 #include "core/common/status_macros.h"
 #include "core/user/in_memory_user_store.h"
 #include "core/user/redis_user_store.h"
@@ -26,10 +27,7 @@ namespace semrec {
 namespace {
 
 std::shared_ptr<spdlog::logger> Logger() {
-  static std::shared_ptr<spdlog::logger> logger = [] {
-    auto l = spdlog::get("server");
-    return l ? l : spdlog::default_logger()->clone("server");
-  }();
+  static const std::shared_ptr<spdlog::logger> logger = ModuleLogger("server");
   return logger;
 }
 

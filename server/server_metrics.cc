@@ -5,6 +5,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "core/common/logger.h"
 #include "server/admission.h"
 #include "spdlog/spdlog.h"
 
@@ -35,10 +36,7 @@ const char* CodeName(grpc::StatusCode code) {
 }
 
 std::shared_ptr<spdlog::logger> Logger() {
-  static std::shared_ptr<spdlog::logger> logger = [] {
-    auto l = spdlog::get("rpc");
-    return l ? l : spdlog::default_logger()->clone("rpc");
-  }();
+  static const std::shared_ptr<spdlog::logger> logger = ModuleLogger("rpc");
   return logger;
 }
 

@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "core/common/logger.h"
 #include "core/common/status_macros.h"
 #include "spdlog/spdlog.h"
 
@@ -22,10 +23,7 @@ namespace semrec {
 namespace {
 
 std::shared_ptr<spdlog::logger> Logger() {
-  static std::shared_ptr<spdlog::logger> logger = [] {
-    auto l = spdlog::get("encoder");
-    return l ? l : spdlog::default_logger()->clone("encoder");
-  }();
+  static const std::shared_ptr<spdlog::logger> logger = ModuleLogger("encoder");
   return logger;
 }
 

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "core/common/logger.h"
 #include "core/common/status_macros.h"
 #include "core/engine/engine.h"
 #include "core/engine/state_codec.h"
@@ -15,10 +16,7 @@ namespace semrec {
 namespace {
 
 std::shared_ptr<spdlog::logger> Logger() {
-  static std::shared_ptr<spdlog::logger> logger = [] {
-    auto l = spdlog::get("storage");
-    return l ? l : spdlog::default_logger()->clone("storage");
-  }();
+  static const std::shared_ptr<spdlog::logger> logger = ModuleLogger("storage");
   return logger;
 }
 

@@ -12,6 +12,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "core/common/logger.h"
 #include "core/common/status_macros.h"
 #include "core/common/string_map.h"
 #include "core/user/profile_codec.h"
@@ -21,10 +22,7 @@ namespace semrec {
 namespace {
 
 std::shared_ptr<spdlog::logger> Logger() {
-  static std::shared_ptr<spdlog::logger> logger = [] {
-    auto l = spdlog::get("user_store");
-    return l ? l : spdlog::default_logger()->clone("user_store");
-  }();
+  static const std::shared_ptr<spdlog::logger> logger = ModuleLogger("user_store");
   return logger;
 }
 
