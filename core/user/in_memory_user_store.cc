@@ -20,7 +20,12 @@ absl::StatusOr<std::shared_ptr<const UserProfile>> InMemoryUserStore::Get(
 }
 
 absl::StatusOr<std::vector<bool>> InMemoryUserStore::ApplyEvents(
-    std::string_view user_id, absl::Span<const ResolvedEvent> events) {
+    std::string_view user_id, absl::Span<const ResolvedEvent> events,
+    const ChangeRecordFn& publish) {
+  if (publish) {
+    return absl::FailedPreconditionError(
+        "the in-memory user store has no change feed to publish to (replication needs Redis)");
+  }
   std::vector<bool> applied(events.size(), false);
   Shard& shard = ShardFor(user_id);
   // The copy is made and mutated under the shard lock so that concurrent writers for the same

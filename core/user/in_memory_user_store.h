@@ -25,7 +25,8 @@ class InMemoryUserStore final : public UserStore {
 
   absl::StatusOr<std::shared_ptr<const UserProfile>> Get(std::string_view user_id) const override;
   absl::StatusOr<std::vector<bool>> ApplyEvents(std::string_view user_id,
-                                                absl::Span<const ResolvedEvent> events) override;
+                                                absl::Span<const ResolvedEvent> events,
+                                                const ChangeRecordFn& publish = {}) override;
   absl::StatusOr<bool> Delete(std::string_view user_id) override;
   size_t size() const override;
   absl::Status ForEachProfile(const ProfileVisitor& fn) const override;

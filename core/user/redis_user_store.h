@@ -9,7 +9,7 @@
 //   ASSIGN_OR_RETURN(auto applied, store->ApplyEvents("u1", events));  // UNAVAILABLE: Redis down
 //   ASSIGN_OR_RETURN(auto profile, store->Get("u1"));
 //
-// Thread-safe: a pool of connections; writers for one user in this process take turns.
+// Thread-safe: a pool of connections (core/redis); writers for one user in this process take turns.
 #ifndef SEMREC_CORE_USER_REDIS_USER_STORE_H_
 #define SEMREC_CORE_USER_REDIS_USER_STORE_H_
 
@@ -23,6 +23,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "core/redis/redis_client.h"
 #include "core/user/user_store.h"
 
 namespace semrec {
@@ -39,52 +40,46 @@ struct RedisUserStoreOptions {
   absl::Duration profile_ttl = absl::ZeroDuration();
   // Optimistic transaction attempts per ApplyEvents before it gives up with ABORTED.
   int max_attempts = 64;
-  std::string key_prefix = "semrec";  // keys: <prefix>:u:{<user_id>} and the counter <prefix>:users
+  // Keys: <prefix>:u:{<user_id>}, the counter <prefix>:users, and the change feed <prefix>:feed
+  // that ApplyEvents publishes to (core/replication/redis_change_feed.h).
+  std::string key_prefix = "semrec";
 
   absl::Status Validate() const;
+  RedisOptions redis() const;  // the connection part
 };
 
 class RedisUserStore final : public UserStore {
  public:
-  // Checks the options and that Redis answers (UNAVAILABLE when it does not). Ignores SIGPIPE
-  // process-wide when it is not handled: hiredis writes to sockets that Redis may have closed.
+  // Checks the options and that Redis answers (UNAVAILABLE when it does not).
   static absl::StatusOr<std::unique_ptr<RedisUserStore>> Create(UserModelOptions model_options,
                                                                 RedisUserStoreOptions options);
+  // Shares `client`'s connections (the options' url, pool size and timeouts are not used).
+  static absl::StatusOr<std::unique_ptr<RedisUserStore>> Create(
+      UserModelOptions model_options, RedisUserStoreOptions options,
+      std::shared_ptr<const RedisClient> client);
   ~RedisUserStore() override;
 
   absl::StatusOr<std::shared_ptr<const UserProfile>> Get(std::string_view user_id) const override;
+  // With `publish`: the change record it returns is appended to the stream <prefix>:feed in the
+  // same MULTI/EXEC as the profile (both keys must be on one Redis node: not Redis Cluster).
   absl::StatusOr<std::vector<bool>> ApplyEvents(std::string_view user_id,
-                                                absl::Span<const ResolvedEvent> events) override;
+                                                absl::Span<const ResolvedEvent> events,
+                                                const ChangeRecordFn& publish = {}) override;
   absl::StatusOr<bool> Delete(std::string_view user_id) override;
   // Users created minus users deleted, from a counter key kept beside the profiles (one GET; the
   // last value read when Redis does not answer). Profiles that expired are still counted.
   size_t size() const override;
   // Redis holds the profiles: the engine neither snapshots nor replays them.
   bool StoresProfilesInProcess() const override { return false; }
+  bool PublishesChanges() const override { return true; }
 
   // Optimistic transactions that found the profile changed by another writer and started over.
   int64_t conflicts() const { return conflicts_.load(std::memory_order_relaxed); }
+  const RedisClient& client() const { return *client_; }
 
  private:
-  class Connection;  // a pooled hiredis connection (redis_user_store.cc)
-  struct Address {
-    std::string host;
-    int port = 6379;
-    int db = 0;
-    std::string user, password;
-  };
-  static absl::StatusOr<Address> ParseUrl(std::string_view url);
-
-  RedisUserStore(UserModelOptions model_options, RedisUserStoreOptions options, Address address);
-
-  // A connection from the pool (a new one when none is idle and the pool is not full).
-  absl::StatusOr<std::unique_ptr<Connection>> Acquire() const;
-  // Returns `c` to the pool when it is healthy and idle; closes it otherwise, with every idle one
-  // (after a failure they are suspect: Redis may have restarted).
-  void Release(std::unique_ptr<Connection> c) const;
-  absl::StatusOr<std::unique_ptr<Connection>> Connect() const;
-  // Logs when Redis stops or starts answering (transitions only, not every failed call).
-  void NoteReachable(bool reachable, const std::string& what) const;
+  RedisUserStore(UserModelOptions model_options, RedisUserStoreOptions options,
+                 std::shared_ptr<const RedisClient> client);
 
   std::string UserKey(std::string_view user_id) const;
 
@@ -99,18 +94,13 @@ class RedisUserStore final : public UserStore {
 
   const UserModelOptions model_options_;
   const RedisUserStoreOptions options_;
-  const Address address_;
-  const std::string where_;  // "user store redis host:port", for messages
+  const std::shared_ptr<const RedisClient> client_;
   const std::string count_key_;
-
-  mutable absl::Mutex pool_mu_;
-  mutable std::vector<std::unique_ptr<Connection>> idle_ ABSL_GUARDED_BY(pool_mu_);
-  mutable size_t open_ ABSL_GUARDED_BY(pool_mu_) = 0;  // idle and in use
+  const std::string feed_key_;
 
   std::array<WriterStripe, kStripes> stripes_;
   std::atomic<int64_t> conflicts_{0};
   mutable std::atomic<int64_t> last_size_{0};
-  mutable std::atomic<bool> reachable_{true};
 };
 
 }  // namespace semrec

@@ -12,6 +12,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -33,10 +34,19 @@ class UserStore {
   // An immutable snapshot of the profile, or nullptr for an unknown user.
   virtual absl::StatusOr<std::shared_ptr<const UserProfile>> Get(std::string_view user_id) const = 0;
 
+  // Builds the change record that a store shared by replicas publishes atomically with a profile
+  // update (PublishesChanges()): called with the profile before the events (nullptr: a new user)
+  // and which of them are applied; "" publishes nothing. May be called more than once (an
+  // optimistic store retries), so it must not have side effects.
+  using ChangeRecordFn =
+      std::function<std::string(const UserProfile* before, const std::vector<bool>& applied)>;
+
   // Applies `events` in order, atomically for this user. Returns, per event, true when applied and
-  // false when skipped as a duplicate (its event_id was already applied).
+  // false when skipped as a duplicate (its event_id was already applied). `publish`: see
+  // ChangeRecordFn; FAILED_PRECONDITION when the store does not publish changes.
   virtual absl::StatusOr<std::vector<bool>> ApplyEvents(std::string_view user_id,
-                                                        absl::Span<const ResolvedEvent> events) = 0;
+                                                        absl::Span<const ResolvedEvent> events,
+                                                        const ChangeRecordFn& publish = {}) = 0;
 
   // Forgets the user; returns false when the user was unknown.
   virtual absl::StatusOr<bool> Delete(std::string_view user_id) = 0;
@@ -46,6 +56,9 @@ class UserStore {
   // True when profiles live only in this process, so the engine's snapshots and write-ahead log
   // replay must restore them; false for a shared store that keeps them itself (Redis).
   virtual bool StoresProfilesInProcess() const { return true; }
+  // True when ApplyEvents can publish a change record with the update (the Redis store, to the
+  // replication feed that every replica reads).
+  virtual bool PublishesChanges() const { return false; }
 
   // Snapshots, for stores that keep profiles only in this process (UNIMPLEMENTED otherwise):
   // calls `fn` for every profile, and puts a profile back whole.
