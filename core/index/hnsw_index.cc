@@ -3,28 +3,196 @@
 #include <hnswlib/hnswlib.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <limits>
+#include <queue>
 #include <stdexcept>
+#include <thread>
 
 #include "core/common/status_macros.h"
 #include "core/common/string_map.h"
+#include "core/index/int8_codes.h"
 #include "core/storage/byte_codec.h"
 #include "core/storage/record_file.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 
 namespace semrec {
+namespace {
+
+using Graph = hnswlib::HierarchicalNSW<float>;
+using hnswlib::labeltype;
+using hnswlib::tableint;
+using Quantization = HnswIndex::Quantization;
+
+// The int8 space: vectors stored as int8_codes.h encodes them, compared by int8 inner product.
+class Int8Space final : public hnswlib::SpaceInterface<float> {
+ public:
+  explicit Int8Space(int dim) : padded_dim_(Int8PaddedDim(dim)), bytes_(Int8CodeBytes(dim)) {}
+  size_t get_data_size() override { return bytes_; }
+  hnswlib::DISTFUNC<float> get_dist_func() override { return BestInt8Kernel().distance; }
+  void* get_dist_func_param() override { return &padded_dim_; }
+
+ private:
+  size_t padded_dim_;
+  size_t bytes_;
+};
+
+// fp32 copies of the vectors by label, in chunks (growing never moves what is stored, nor
+// needs twice the memory for a moment). Kept beside an int8 graph.
+class VectorStore {
+ public:
+  explicit VectorStore(int dim) : dim_(dim) {}
+  void Reserve(size_t labels) {
+    while (chunks_.size() * kChunk < labels) {
+      chunks_.push_back(std::make_unique<float[]>(kChunk * dim_));
+    }
+  }
+  const float* Get(labeltype label) const {
+    return chunks_[label / kChunk].get() + (label % kChunk) * dim_;
+  }
+  void Put(labeltype label, const float* v) {
+    std::memcpy(chunks_[label / kChunk].get() + (label % kChunk) * dim_, v, dim_ * sizeof(float));
+  }
+  void Clear() { chunks_.clear(); }
+
+ private:
+  static constexpr size_t kChunk = 4096;
+  size_t dim_;
+  std::vector<std::unique_ptr<float[]>> chunks_;
+};
+
+using Candidate = std::pair<float, tableint>;  // (distance, internal id)
+struct FartherOnTop {
+  bool operator()(const Candidate& a, const Candidate& b) const { return a.first < b.first; }
+};
+struct CloserOnTop {
+  bool operator()(const Candidate& a, const Candidate& b) const { return a.first > b.first; }
+};
+using ResultHeap = std::priority_queue<Candidate, std::vector<Candidate>, FartherOnTop>;
+using FrontierHeap = std::priority_queue<Candidate, std::vector<Candidate>, CloserOnTop>;
+
+inline float Distance(const Graph& g, const void* query, tableint id) {
+  return g.fstdistfunc_(query, g.getDataByInternalId(id), g.dist_func_param_);
+}
+
+// Greedy descent through the upper layers: the base layer's entry point for `query`.
+tableint DescendToBaseLayer(const Graph& g, const void* query) {
+  tableint current = g.enterpoint_node_;
+  float current_distance = Distance(g, query, current);
+  for (int level = g.maxlevel_; level > 0; --level) {
+    bool changed = true;
+    while (changed) {
+      changed = false;
+      const unsigned int* list = g.get_linklist(current, level);
+      const int size = g.getListCount(const_cast<unsigned int*>(list));
+      const tableint* neighbours = reinterpret_cast<const tableint*>(list + 1);
+      for (int i = 0; i < size; ++i) {
+        const float d = Distance(g, query, neighbours[i]);
+        if (d < current_distance) {
+          current_distance = d;
+          current = neighbours[i];
+          changed = true;
+        }
+      }
+    }
+  }
+  return current;
+}
+
+// Best-first search of the base layer from `entry` (hnswlib's searchBaseLayerST, without its
+// shared counters): the `ef` closest elements that are not deleted and that `keep` accepts
+// (kFiltered), closest first. Rejected elements are still walked through, so a selective
+// filter explores further instead of losing results.
+template <bool kFiltered, typename Keep>
+std::vector<Candidate> SearchBaseLayer(const Graph& g, tableint entry, const void* query, size_t ef,
+                                       const Keep& keep) {
+  hnswlib::VisitedList* visited_list = g.visited_list_pool_->getFreeVisitedList();
+  hnswlib::vl_type* visited = visited_list->mass;
+  const hnswlib::vl_type tag = visited_list->curV;
+  // Without deletions or a filter every element reached is a result, so the walk may stop as
+  // soon as the frontier is farther than the worst result (as hnswlib does).
+  const bool must_fill = kFiltered || g.num_deleted_ > 0;
+  auto admissible = [&](tableint id) {
+    return !g.isMarkedDeleted(id) && (!kFiltered || keep(g.getExternalLabel(id)));
+  };
+
+  std::vector<Candidate> storage;
+  storage.reserve(ef + 1);
+  ResultHeap results(FartherOnTop{}, std::move(storage));
+  FrontierHeap frontier;
+  float bound = std::numeric_limits<float>::max();
+  const float d0 = Distance(g, query, entry);
+  if (admissible(entry)) {
+    results.emplace(d0, entry);
+    bound = d0;
+  }
+  frontier.emplace(d0, entry);
+  visited[entry] = tag;
+
+  const char* level0 = g.data_level0_memory_ + g.offsetData_;
+  const size_t stride = g.size_data_per_element_;
+  while (!frontier.empty()) {
+    const Candidate current = frontier.top();
+    if (current.first > bound && (results.size() == ef || !must_fill)) break;
+    frontier.pop();
+    const unsigned int* list = g.get_linklist0(current.second);
+    const int size = g.getListCount(const_cast<unsigned int*>(list));
+    const tableint* neighbours = reinterpret_cast<const tableint*>(list + 1);
+    if (size > 0) {
+      __builtin_prefetch(visited + neighbours[0]);
+      __builtin_prefetch(level0 + neighbours[0] * stride);
+    }
+    for (int j = 0; j < size; ++j) {
+      const tableint id = neighbours[j];
+      if (j + 1 < size) {
+        __builtin_prefetch(visited + neighbours[j + 1]);
+        __builtin_prefetch(level0 + neighbours[j + 1] * stride);
+      }
+      if (visited[id] == tag) continue;
+      visited[id] = tag;
+      const float d = g.fstdistfunc_(query, level0 + id * stride, g.dist_func_param_);
+      if (results.size() < ef || d < bound) {
+        frontier.emplace(d, id);
+        if (admissible(id)) {
+          results.emplace(d, id);
+          if (results.size() > ef) results.pop();
+          bound = results.top().first;
+        }
+      }
+    }
+  }
+  g.visited_list_pool_->releaseVisitedList(visited_list);
+
+  std::vector<Candidate> out(results.size());
+  for (size_t i = out.size(); i-- > 0; results.pop()) out[i] = results.top();
+  return out;
+}
+
+}  // namespace
 
 struct HnswIndex::Impl {
   Options options;
-  std::unique_ptr<hnswlib::InnerProductSpace> space;
+  std::unique_ptr<hnswlib::SpaceInterface<float>> space;  // the graph's
+  // fp32 inner products: the graph's space without quantization, else exact rescoring.
+  std::unique_ptr<hnswlib::InnerProductSpace> fp32_space;
 
   mutable absl::Mutex mu;
-  std::unique_ptr<hnswlib::HierarchicalNSW<float>> graph ABSL_GUARDED_BY(mu);
+  std::unique_ptr<Graph> graph ABSL_GUARDED_BY(mu);
   // Labels are never reused: a removed item's slot stays marked deleted in the graph, and
   // re-adding the id takes a fresh label.
-  StringMap<hnswlib::labeltype> label_of ABSL_GUARDED_BY(mu);
+  StringMap<labeltype> label_of ABSL_GUARDED_BY(mu);
   std::vector<std::string> id_of ABSL_GUARDED_BY(mu);  // by label; "" for removed
   size_t removed ABSL_GUARDED_BY(mu) = 0;
+  size_t ef ABSL_GUARDED_BY(mu) = 64;
+  VectorStore exact ABSL_GUARDED_BY(mu);  // kInt8 only: fp32 vectors by label
+
+  explicit Impl(const Options& o) : options(o), exact(o.dimension) {}
+
+  bool int8() const { return options.quantization == Quantization::kInt8; }
+  size_t code_bytes() const { return space->get_data_size(); }
 
   absl::Status CheckDim(absl::Span<const float> v, const char* what) const {
     if (static_cast<int>(v.size()) != options.dimension) {
@@ -32,6 +200,38 @@ struct HnswIndex::Impl {
                                                      ", the index has ", options.dimension));
     }
     return absl::OkStatus();
+  }
+
+  // What the graph stores for `v`: the vector itself, or its int8 codes written to `buffer`.
+  const void* GraphForm(absl::Span<const float> v, std::vector<char>& buffer) const {
+    if (!int8()) return v.data();
+    buffer.resize(code_bytes());
+    EncodeInt8(v, buffer.data());
+    return buffer.data();
+  }
+
+  // Makes room for `more` new elements (doubling). Throws what hnswlib throws.
+  void Grow(size_t more) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    const size_t needed = graph->cur_element_count + more;
+    if (needed > graph->max_elements_) {
+      graph->resizeIndex(std::max<size_t>({graph->max_elements_ * 2, needed, 16}));
+    }
+    if (int8()) exact.Reserve(id_of.size() + more);
+  }
+
+  // Inserts or updates one element of the graph. Throws what hnswlib throws.
+  void Put(labeltype label, absl::Span<const float> v, std::vector<char>& buffer)
+      ABSL_SHARED_LOCKS_REQUIRED(mu) {
+    if (int8()) exact.Put(label, v.data());
+    graph->addPoint(GraphForm(v, buffer), label);
+  }
+
+  std::vector<float> VectorOf(labeltype label) const ABSL_SHARED_LOCKS_REQUIRED(mu) {
+    if (int8()) {
+      const float* v = exact.Get(label);
+      return std::vector<float>(v, v + options.dimension);
+    }
+    return graph->getDataByLabel<float>(label);
   }
 };
 
@@ -44,16 +244,22 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Create(const Options& opti
   if (options.ef_construction < 1 || options.ef_search < 1) {
     return absl::InvalidArgumentError("index ef_construction and ef_search must be positive");
   }
-  auto impl = std::make_unique<Impl>();
-  impl->options = options;
-  impl->space = std::make_unique<hnswlib::InnerProductSpace>(options.dimension);
+  if (options.insert_threads < 1) {
+    return absl::InvalidArgumentError("index insert_threads must be positive");
+  }
+  auto impl = std::make_unique<Impl>(options);
+  impl->fp32_space = std::make_unique<hnswlib::InnerProductSpace>(options.dimension);
+  if (options.quantization == Quantization::kInt8) {
+    impl->space = std::make_unique<Int8Space>(options.dimension);
+  } else {
+    impl->space = std::make_unique<hnswlib::InnerProductSpace>(options.dimension);
+  }
   try {
     absl::MutexLock lock(&impl->mu);
-    impl->graph = std::make_unique<hnswlib::HierarchicalNSW<float>>(
-        impl->space.get(), std::max<size_t>(options.initial_capacity, 16), options.m,
-        options.ef_construction, options.random_seed);
-    // ef is read inside searchKnn; it is set once here, before the index is published.
-    impl->graph->setEf(options.ef_search);
+    impl->graph =
+        std::make_unique<Graph>(impl->space.get(), std::max<size_t>(options.initial_capacity, 16),
+                                options.m, options.ef_construction, options.random_seed);
+    impl->ef = options.ef_search;
   } catch (const std::exception& e) {
     return absl::ResourceExhaustedError(absl::StrCat("cannot allocate the HNSW index: ", e.what()));
   }
@@ -62,6 +268,21 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Create(const Options& opti
 
 int HnswIndex::dimension() const { return impl_->options.dimension; }
 
+HnswIndex::Quantization HnswIndex::quantization() const { return impl_->options.quantization; }
+
+std::string HnswIndex::kernel_name() const {
+  if (impl_->int8()) return absl::StrCat("int8-", BestInt8Kernel().name);
+#if defined(USE_AVX512)
+  return "fp32-hnswlib-avx512";
+#elif defined(USE_AVX)
+  return "fp32-hnswlib-avx";
+#elif defined(USE_SSE)
+  return "fp32-hnswlib-sse";
+#else
+  return "fp32-hnswlib-scalar";
+#endif
+}
+
 size_t HnswIndex::size() const {
   absl::ReaderMutexLock lock(&impl_->mu);
   return impl_->label_of.size();
@@ -69,7 +290,7 @@ size_t HnswIndex::size() const {
 
 void HnswIndex::SetSearchEf(int ef) {
   absl::MutexLock lock(&impl_->mu);
-  impl_->graph->setEf(std::max(1, ef));
+  impl_->ef = std::max(1, ef);
 }
 
 size_t HnswIndex::removed_slots() const {
@@ -80,24 +301,97 @@ size_t HnswIndex::removed_slots() const {
 absl::Status HnswIndex::Upsert(std::string_view id, absl::Span<const float> vector) {
   if (id.empty()) return absl::InvalidArgumentError("item id is empty");
   if (auto s = impl_->CheckDim(vector, "item vector"); !s.ok()) return s;
+  std::vector<char> buffer;
   absl::MutexLock lock(&impl_->mu);
-  auto& graph = *impl_->graph;
   try {
     auto it = impl_->label_of.find(id);
     if (it != impl_->label_of.end()) {
-      graph.addPoint(vector.data(), it->second);  // existing label: hnswlib updates in place
+      impl_->Put(it->second, vector, buffer);  // existing label: hnswlib updates in place
       return absl::OkStatus();
     }
-    if (graph.cur_element_count >= graph.max_elements_) {
-      graph.resizeIndex(std::max<size_t>(graph.max_elements_ * 2, 16));
-    }
-    const hnswlib::labeltype label = impl_->id_of.size();
-    graph.addPoint(vector.data(), label);
+    impl_->Grow(1);
+    const labeltype label = impl_->id_of.size();
+    impl_->Put(label, vector, buffer);
     impl_->id_of.emplace_back(id);
     impl_->label_of.emplace(std::string(id), label);
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("HNSW insert of '", std::string(id), "' failed: ", e.what()));
   }
+  return absl::OkStatus();
+}
+
+absl::Status HnswIndex::UpsertBatch(absl::Span<const ItemVector> items) {
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (items[i].id.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("batch item ", i, " has an empty id"));
+    }
+    if (auto s = impl_->CheckDim(items[i].vector, "batch item vector"); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("batch item ", i, " ('", std::string(items[i].id), "'): ", s.message()));
+    }
+  }
+  absl::MutexLock lock(&impl_->mu);
+  // Labels first, one thread: each label is written once (the last item naming its id), since
+  // hnswlib must not insert and update one label at the same time.
+  absl::flat_hash_map<labeltype, size_t> item_of_label;
+  item_of_label.reserve(items.size());
+  size_t added = 0;
+  for (size_t i = 0; i < items.size(); ++i) {
+    auto it = impl_->label_of.find(items[i].id);
+    labeltype label;
+    if (it != impl_->label_of.end()) {
+      label = it->second;
+    } else {
+      label = impl_->id_of.size() + added++;
+      impl_->label_of.emplace(std::string(items[i].id), label);
+    }
+    item_of_label[label] = i;
+  }
+  std::vector<std::pair<labeltype, size_t>> work(item_of_label.begin(), item_of_label.end());
+  std::sort(work.begin(), work.end());  // new labels in order, as single upserts would take them
+  const size_t first_new = impl_->id_of.size();
+  try {
+    impl_->Grow(added);
+  } catch (const std::exception& e) {
+    for (size_t i = 0; i < items.size(); ++i) {
+      auto it = impl_->label_of.find(items[i].id);
+      if (it != impl_->label_of.end() && it->second >= first_new) impl_->label_of.erase(it);
+    }
+    return absl::ResourceExhaustedError(absl::StrCat("cannot grow the HNSW index: ", e.what()));
+  }
+  impl_->id_of.resize(first_new + added);
+  for (const auto& [label, i] : work) {
+    if (label >= first_new) impl_->id_of[label] = std::string(items[i].id);
+  }
+
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  absl::Mutex error_mu;
+  std::string error;
+  Impl* impl = impl_.get();
+  auto insert = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {  // runs while this thread holds mu
+    std::vector<char> buffer;
+    for (size_t w;
+         !failed.load(std::memory_order_relaxed) && (w = next.fetch_add(1)) < work.size();) {
+      const auto& [label, i] = work[w];
+      try {
+        impl->Put(label, items[i].vector, buffer);
+      } catch (const std::exception& e) {
+        absl::MutexLock l(&error_mu);
+        if (!failed.exchange(true)) {
+          error =
+              absl::StrCat("HNSW insert of '", std::string(items[i].id), "' failed: ", e.what());
+        }
+      }
+    }
+  };
+  // A thread per ~64 items at most: starting one costs about as much as an insert.
+  const size_t threads = std::min<size_t>(impl_->options.insert_threads, 1 + work.size() / 64);
+  std::vector<std::thread> helpers;
+  for (size_t t = 1; t < threads; ++t) helpers.emplace_back(insert);
+  insert();
+  for (auto& t : helpers) t.join();
+  if (failed) return absl::InternalError(error);  // out of memory: the batch is partly applied
   return absl::OkStatus();
 }
 
@@ -130,7 +424,7 @@ absl::StatusOr<std::vector<float>> HnswIndex::GetVector(std::string_view id) con
     return absl::NotFoundError(absl::StrCat("item '", std::string(id), "' is not in the index"));
   }
   try {
-    return impl_->graph->getDataByLabel<float>(it->second);
+    return impl_->VectorOf(it->second);
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("HNSW read of '", std::string(id), "' failed: ", e.what()));
   }
@@ -143,7 +437,7 @@ std::vector<std::vector<float>> HnswIndex::GetVectors(absl::Span<const std::stri
     auto it = impl_->label_of.find(ids[i]);
     if (it == impl_->label_of.end()) continue;
     try {
-      out[i] = impl_->graph->getDataByLabel<float>(it->second);
+      out[i] = impl_->VectorOf(it->second);
     } catch (const std::exception&) {
       // Marked deleted in the graph: reported as absent, like an unknown id.
     }
@@ -155,46 +449,69 @@ absl::StatusOr<std::vector<IndexHit>> HnswIndex::Search(absl::Span<const float> 
                                                         const Accept& accept) const {
   if (k <= 0) return absl::InvalidArgumentError("k must be positive");
   if (auto s = impl_->CheckDim(query, "query vector"); !s.ok()) return s;
+  thread_local std::vector<char> buffer;
+  const void* graph_query = impl_->GraphForm(query, buffer);
   absl::ReaderMutexLock lock(&impl_->mu);
-  const size_t live = impl_->label_of.size();
+  const Graph& graph = *impl_->graph;
   std::vector<IndexHit> hits;
+  const size_t live = impl_->label_of.size();
   if (live == 0) return hits;
   const size_t want = std::min<size_t>(k, live);
-  // hnswlib 0.6 has no search-time filter: over-fetch and widen until enough results pass.
-  size_t fetch = accept ? std::min<size_t>(live, want * 2 + 16) : want;
+  const size_t ef = std::max<size_t>(impl_->ef, want);
+  std::vector<Candidate> found;
   try {
-    while (true) {
-      auto result = impl_->graph->searchKnn(query.data(), fetch);
-      const size_t found = result.size();
-      std::vector<std::pair<float, hnswlib::labeltype>> sorted;
-      sorted.reserve(found);
-      while (!result.empty()) {
-        sorted.push_back(result.top());
-        result.pop();
-      }
-      hits.clear();
-      // The queue pops the largest distance first; walk from the closest.
-      for (auto it = sorted.rbegin(); it != sorted.rend() && hits.size() < want; ++it) {
-        const std::string& id = impl_->id_of[it->second];
-        if (id.empty() || (accept && !accept(id))) continue;
-        hits.push_back(IndexHit{id, 1.0f - it->first});
-      }
-      if (hits.size() >= want || fetch >= live) break;
-      fetch = std::min(live, fetch * 4);
+    const tableint entry = DescendToBaseLayer(graph, graph_query);
+    if (accept) {
+      const auto& id_of = impl_->id_of;
+      auto keep = [&](labeltype label) { return accept(id_of[label]); };
+      found = SearchBaseLayer<true>(graph, entry, graph_query, ef, keep);
+    } else {
+      found = SearchBaseLayer<false>(graph, entry, graph_query, ef, [](labeltype) { return true; });
     }
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("HNSW search failed: ", e.what()));
   }
+  std::vector<std::pair<float, labeltype>> scored;  // (inner product, label), best first
+  scored.reserve(found.size());
+  if (impl_->int8()) {
+    // Every candidate's exact inner product; their vectors are fetched together.
+    for (const Candidate& c : found)
+      __builtin_prefetch(impl_->exact.Get(graph.getExternalLabel(c.second)));
+    const auto ip = impl_->fp32_space->get_dist_func();
+    const void* dim = impl_->fp32_space->get_dist_func_param();
+    for (const Candidate& c : found) {
+      const labeltype label = graph.getExternalLabel(c.second);
+      scored.emplace_back(1.0f - ip(query.data(), impl_->exact.Get(label), dim), label);
+    }
+    const size_t keep = std::min(want, scored.size());
+    std::partial_sort(scored.begin(), scored.begin() + keep, scored.end(),
+                      [](const auto& a, const auto& b) { return a.first > b.first; });
+    scored.resize(keep);
+  } else {
+    for (size_t i = 0; i < found.size() && i < want; ++i) {
+      scored.emplace_back(1.0f - found[i].first, graph.getExternalLabel(found[i].second));
+    }
+  }
+  hits.reserve(scored.size());
+  for (const auto& [score, label] : scored) hits.push_back(IndexHit{impl_->id_of[label], score});
   return hits;
 }
 
 namespace {
 constexpr char kGraphFile[] = "hnsw.graph";
 constexpr char kIdsFile[] = "hnsw.ids";
-constexpr uint64_t kIdsFormat = 1;
+constexpr char kVectorsFile[] = "hnsw.vectors";
+// 1: fp32 graph. 2: adds the quantization (only int8 snapshots use it, so fp32 ones stay
+// readable by builds that know only format 1).
+constexpr uint64_t kIdsFormatFp32 = 1;
+constexpr uint64_t kIdsFormatQuantized = 2;
+constexpr uint64_t kQuantizationInt8 = 1;
+constexpr size_t kVectorsPerRecord = 1024;
+
+const char* QuantizationName(Quantization q) { return q == Quantization::kInt8 ? "int8" : "fp32"; }
 
 // The size hnswlib's saveIndex writes for `g` (it does not report write errors itself).
-size_t ExpectedGraphBytes(const hnswlib::HierarchicalNSW<float>& g) {
+size_t ExpectedGraphBytes(const Graph& g) {
   size_t bytes = sizeof(g.offsetLevel0_) + sizeof(g.max_elements_) + sizeof(g.cur_element_count) +
                  sizeof(g.size_data_per_element_) + sizeof(g.label_offset_) +
                  sizeof(g.offsetData_) + sizeof(g.maxlevel_) + sizeof(g.enterpoint_node_) +
@@ -226,12 +543,14 @@ absl::StatusOr<std::vector<std::string>> HnswIndex::SaveTo(const std::string& di
                                             " bytes instead of ", ExpectedGraphBytes(graph),
                                             " (disk full?)"));
   }
+  const size_t labels = impl_->id_of.size();
   ASSIGN_OR_RETURN(auto ids, RecordWriter::Create(dir + "/" + kIdsFile));
   BufferWriter header;
-  header.PutVarint(kIdsFormat);
+  header.PutVarint(impl_->int8() ? kIdsFormatQuantized : kIdsFormatFp32);
   header.PutVarint(static_cast<uint64_t>(impl_->options.dimension));
-  header.PutVarint(impl_->id_of.size());
+  header.PutVarint(labels);
   header.PutVarint(impl_->removed);
+  if (impl_->int8()) header.PutVarint(kQuantizationInt8);
   RETURN_IF_ERROR(ids->Append(header.data()));
   // Ids in chunks of up to 4096 labels per record.
   BufferWriter chunk;
@@ -246,51 +565,114 @@ absl::StatusOr<std::vector<std::string>> HnswIndex::SaveTo(const std::string& di
   }
   if (in_chunk > 0) RETURN_IF_ERROR(ids->Append(chunk.data()));
   RETURN_IF_ERROR(ids->Close(/*sync=*/true));
-  return std::vector<std::string>{kGraphFile, kIdsFile};
+  if (!impl_->int8()) return std::vector<std::string>{kGraphFile, kIdsFile};
+
+  // The fp32 vectors by label, kVectorsPerRecord per record after a header record.
+  ASSIGN_OR_RETURN(auto vectors, RecordWriter::Create(dir + "/" + kVectorsFile));
+  BufferWriter vheader;
+  vheader.PutVarint(static_cast<uint64_t>(impl_->options.dimension));
+  vheader.PutVarint(labels);
+  RETURN_IF_ERROR(vectors->Append(vheader.data()));
+  const size_t row_bytes = impl_->options.dimension * sizeof(float);
+  std::string record;
+  for (size_t first = 0; first < labels; first += kVectorsPerRecord) {
+    const size_t n = std::min(kVectorsPerRecord, labels - first);
+    record.resize(n * row_bytes);
+    for (size_t i = 0; i < n; ++i) {
+      std::memcpy(&record[i * row_bytes], impl_->exact.Get(first + i), row_bytes);
+    }
+    RETURN_IF_ERROR(vectors->Append(record));
+  }
+  RETURN_IF_ERROR(vectors->Close(/*sync=*/true));
+  return std::vector<std::string>{kGraphFile, kIdsFile, kVectorsFile};
 }
 
 absl::Status HnswIndex::LoadFrom(const std::string& dir) {
   // Ids first: cheap, and they say how many labels the graph must hold.
   ASSIGN_OR_RETURN(auto reader, RecordReader::Open(dir + "/" + kIdsFile));
   std::string payload;
-  auto corrupt = [&](const std::string& why) {
-    return absl::DataLossError(absl::StrCat(dir, "/", kIdsFile, ": ", why));
+  auto corrupt = [&](const char* file, const std::string& why) {
+    return absl::DataLossError(absl::StrCat(dir, "/", file, ": ", why));
   };
-  if (reader->Next(&payload) != RecordReader::Result::kRecord) return corrupt("unreadable header");
-  uint64_t format = 0, dimension = 0, labels = 0, removed = 0;
+  if (reader->Next(&payload) != RecordReader::Result::kRecord) {
+    return corrupt(kIdsFile, "unreadable header");
+  }
+  uint64_t format = 0, dimension = 0, labels = 0, removed = 0, quantization = 0;
   BufferReader header(payload);
-  if (!header.GetVarint(&format) || format != kIdsFormat || !header.GetVarint(&dimension) ||
-      !header.GetVarint(&labels) || !header.GetVarint(&removed)) {
-    return corrupt("unknown format");
+  if (!header.GetVarint(&format) || (format != kIdsFormatFp32 && format != kIdsFormatQuantized) ||
+      !header.GetVarint(&dimension) || !header.GetVarint(&labels) || !header.GetVarint(&removed) ||
+      (format == kIdsFormatQuantized &&
+       (!header.GetVarint(&quantization) || quantization != kQuantizationInt8))) {
+    return corrupt(kIdsFile, "unknown format");
   }
   if (dimension != static_cast<uint64_t>(impl_->options.dimension)) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the saved index holds ", dimension, "-dimensional vectors but the model gives ",
         impl_->options.dimension, ": start with an empty data directory to re-embed the catalog"));
   }
+  const Quantization saved =
+      quantization == kQuantizationInt8 ? Quantization::kInt8 : Quantization::kNone;
+  if (saved != impl_->options.quantization) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the saved index has ", QuantizationName(saved), " vectors but this index is configured ",
+        "for ", QuantizationName(impl_->options.quantization),
+        ": use the quantization it was saved with, or start with an empty data directory"));
+  }
   std::vector<std::string> id_of;
-  StringMap<hnswlib::labeltype> label_of;
+  StringMap<labeltype> label_of;
   id_of.reserve(labels);
+  label_of.reserve(labels - std::min(labels, removed));
   while (id_of.size() < labels) {
-    if (reader->Next(&payload) != RecordReader::Result::kRecord) return corrupt("truncated");
+    if (reader->Next(&payload) != RecordReader::Result::kRecord)
+      return corrupt(kIdsFile, "truncated");
     BufferReader chunk(payload);
     while (!chunk.done() && id_of.size() < labels) {
       std::string id;
-      if (!chunk.GetString(&id)) return corrupt("malformed id");
+      if (!chunk.GetString(&id)) return corrupt(kIdsFile, "malformed id");
       if (!id.empty() && !label_of.emplace(id, id_of.size()).second) {
-        return corrupt(absl::StrCat("id '", id, "' appears twice"));
+        return corrupt(kIdsFile, absl::StrCat("id '", id, "' appears twice"));
       }
       id_of.push_back(std::move(id));
     }
-    if (!chunk.done()) return corrupt("trailing bytes");
+    if (!chunk.done()) return corrupt(kIdsFile, "trailing bytes");
   }
-  if (reader->Next(&payload) != RecordReader::Result::kEnd) return corrupt("trailing records");
+  if (reader->Next(&payload) != RecordReader::Result::kEnd)
+    return corrupt(kIdsFile, "trailing records");
 
-  std::unique_ptr<hnswlib::HierarchicalNSW<float>> graph;
+  VectorStore exact(impl_->options.dimension);
+  if (saved == Quantization::kInt8) {
+    ASSIGN_OR_RETURN(auto vectors, RecordReader::Open(dir + "/" + kVectorsFile));
+    uint64_t vdim = 0, vlabels = 0;
+    if (vectors->Next(&payload) != RecordReader::Result::kRecord) {
+      return corrupt(kVectorsFile, "unreadable header");
+    }
+    BufferReader vheader(payload);
+    if (!vheader.GetVarint(&vdim) || !vheader.GetVarint(&vlabels) || vdim != dimension ||
+        vlabels != labels) {
+      return corrupt(kVectorsFile, absl::StrCat("does not match ", kIdsFile));
+    }
+    exact.Reserve(labels);
+    const size_t row_bytes = dimension * sizeof(float);
+    for (size_t first = 0; first < labels; first += kVectorsPerRecord) {
+      const size_t n = std::min<size_t>(kVectorsPerRecord, labels - first);
+      if (vectors->Next(&payload) != RecordReader::Result::kRecord ||
+          payload.size() != n * row_bytes) {
+        return corrupt(kVectorsFile, "truncated");
+      }
+      for (size_t i = 0; i < n; ++i) {
+        exact.Put(first + i, reinterpret_cast<const float*>(payload.data() + i * row_bytes));
+      }
+    }
+    if (vectors->Next(&payload) != RecordReader::Result::kEnd) {
+      return corrupt(kVectorsFile, "trailing records");
+    }
+  }
+
+  std::unique_ptr<Graph> graph;
   try {
-    graph = std::make_unique<hnswlib::HierarchicalNSW<float>>(
-        impl_->space.get(), dir + "/" + kGraphFile, false,
-        std::max<size_t>({impl_->options.initial_capacity, labels, 16}));
+    graph =
+        std::make_unique<Graph>(impl_->space.get(), dir + "/" + kGraphFile, false,
+                                std::max<size_t>({impl_->options.initial_capacity, labels, 16}));
   } catch (const std::exception& e) {
     return absl::DataLossError(absl::StrCat("cannot load the HNSW graph ", dir, "/", kGraphFile,
                                             ": ", e.what()));
@@ -299,12 +681,16 @@ absl::Status HnswIndex::LoadFrom(const std::string& dir) {
     return absl::DataLossError(absl::StrCat("the HNSW graph holds ", graph->cur_element_count,
                                             " elements but ", kIdsFile, " names ", labels));
   }
+  if (graph->size_data_per_element_ !=
+      graph->size_links_level0_ + impl_->space->get_data_size() + sizeof(labeltype)) {
+    return corrupt(kGraphFile, "its elements do not hold this index's vectors");
+  }
   absl::MutexLock lock(&impl_->mu);
-  graph->setEf(impl_->graph->ef_);
   impl_->graph = std::move(graph);
   impl_->id_of = std::move(id_of);
   impl_->label_of = std::move(label_of);
   impl_->removed = static_cast<size_t>(removed);
+  impl_->exact = std::move(exact);
   return absl::OkStatus();
 }
 

@@ -1,5 +1,12 @@
 // HnswIndex: the ItemIndex over hnswlib's HierarchicalNSW (inner-product space). The only file
-// that includes hnswlib is hnsw_index.cc.
+// that includes hnswlib is hnsw_index.cc. Searches walk hnswlib's graph with semrec's own loop
+// (hnswlib 0.6's searchKnn has no filter and bumps two shared atomic counters per hop), so a
+// filter is applied inside the graph walk instead of by over-fetching.
+//
+// With Quantization::kInt8 the graph holds int8 codes of the vectors (int8_codes.h) and is
+// built and searched with int8 inner products; fp32 copies sit beside it, in a separate array
+// that searches touch only to rescore their candidates exactly (the scores returned are exact
+// fp32 inner products) and that GetVector reads. It costs 8 + d bytes per item more than fp32.
 //
 //   HnswIndex::Options opts; opts.dimension = 384;
 //   ASSIGN_OR_RETURN(std::unique_ptr<HnswIndex> index, HnswIndex::Create(opts));
@@ -7,11 +14,12 @@
 //
 // Thread-safe: an absl::Mutex in reader mode guards searches, in writer mode inserts, removals
 // and growth (hnswlib's search is not safe against concurrent inserts, hnswlib issue #562, and
-// resizeIndex is not thread-safe).
+// resizeIndex is not thread-safe). UpsertBatch inserts with several threads under one write lock.
 #ifndef SEMREC_CORE_INDEX_HNSW_INDEX_H_
 #define SEMREC_CORE_INDEX_HNSW_INDEX_H_
 
 #include <memory>
+#include <string>
 
 #include "core/index/item_index.h"
 
@@ -19,6 +27,11 @@ namespace semrec {
 
 class HnswIndex final : public ItemIndex {
  public:
+  enum class Quantization {
+    kNone,  // fp32 vectors in the graph
+    kInt8,  // int8 codes in the graph, exact fp32 rescoring of the candidates
+  };
+
   struct Options {
     int dimension = 0;             // required
     int m = 16;                    // graph degree (hnswlib M); start-up only
@@ -26,6 +39,10 @@ class HnswIndex final : public ItemIndex {
     int ef_search = 64;            // candidate list size per search (at least k); SetSearchEf
     size_t initial_capacity = 1024;  // grows by doubling
     size_t random_seed = 100;
+    // Start-up only; a snapshot loads only into an index with the quantization it was saved with.
+    Quantization quantization = Quantization::kNone;
+    // Threads UpsertBatch inserts with (hnswlib inserts in parallel); start-up only.
+    int insert_threads = 1;
   };
 
   static absl::StatusOr<std::unique_ptr<HnswIndex>> Create(const Options& options);
@@ -34,20 +51,28 @@ class HnswIndex final : public ItemIndex {
   int dimension() const override;
   size_t size() const override;
   absl::Status Upsert(std::string_view id, absl::Span<const float> vector) override;
+  // Holds the write lock for the whole batch and inserts with Options::insert_threads threads.
+  absl::Status UpsertBatch(absl::Span<const ItemVector> items) override;
   absl::Status Remove(std::string_view id) override;
   bool Contains(std::string_view id) const override;
   absl::StatusOr<std::vector<float>> GetVector(std::string_view id) const override;
   std::vector<std::vector<float>> GetVectors(absl::Span<const std::string> ids) const override;
   absl::StatusOr<std::vector<IndexHit>> Search(absl::Span<const float> query, int k,
                                                const Accept& accept = nullptr) const override;
-  // Files: "hnsw.graph" (hnswlib's saveIndex format) and "hnsw.ids" (the id of every label).
-  // A loaded graph keeps the M and ef_construction it was built with.
+  // Files: "hnsw.graph" (hnswlib's saveIndex format) and "hnsw.ids" (the id of every label), and
+  // with kInt8 "hnsw.vectors" (the fp32 vectors). A loaded graph keeps the M and
+  // ef_construction it was built with. FAILED_PRECONDITION when the snapshot's dimension or
+  // quantization differs from this index's.
   absl::StatusOr<std::vector<std::string>> SaveTo(const std::string& dir) const override;
   absl::Status LoadFrom(const std::string& dir) override;
 
   // Changes the search candidate list size (at least k is always used). Takes the write lock, so
   // no search sees a half-changed value (hnswlib reads ef_ inside searchKnn).
   void SetSearchEf(int ef);
+
+  Quantization quantization() const;
+  // Name of the distance kernel searches use, e.g. "hnswlib-sse" or "int8-avx512vnni".
+  std::string kernel_name() const;
 
   // Slots held by removed items (hnswlib marks them deleted; they still take memory).
   size_t removed_slots() const;

@@ -34,10 +34,13 @@ float Dot(const std::vector<float>& a, const std::vector<float>& b) {
   return s;
 }
 
-std::unique_ptr<HnswIndex> MakeIndex(int dim, size_t capacity = 16) {
+std::unique_ptr<HnswIndex> MakeIndex(
+    int dim, size_t capacity = 16,
+    HnswIndex::Quantization quantization = HnswIndex::Quantization::kNone) {
   HnswIndex::Options o;
   o.dimension = dim;
   o.initial_capacity = capacity;
+  o.quantization = quantization;
   auto index = HnswIndex::Create(o);
   EXPECT_TRUE(index.ok()) << index.status();
   return std::move(index).value();
@@ -206,6 +209,178 @@ TEST(HnswIndexTest, SaveAndLoadKeepItemsRemovalsAndResults) {
   // A truncated graph is DATA_LOSS, not a crash.
   ASSERT_EQ(::truncate((dir + "/hnsw.graph").c_str(), 1000), 0);
   EXPECT_EQ(MakeIndex(kDim)->LoadFrom(dir).code(), absl::StatusCode::kDataLoss);
+}
+
+// Recall@10 of `index` against brute force over `vecs` (ids "item-<i>"), on `queries` random
+// queries, with only items whose number passes `keep`.
+double Recall(const HnswIndex& index, const std::vector<std::vector<float>>& vecs,
+              std::mt19937& rng, int queries, bool (*keep)(int) = nullptr) {
+  const int dim = index.dimension();
+  int agree = 0, total = 0;
+  for (int q = 0; q < queries; ++q) {
+    auto query = RandomUnit(rng, dim);
+    std::vector<std::pair<float, int>> exact;
+    for (size_t i = 0; i < vecs.size(); ++i) {
+      if (!keep || keep(static_cast<int>(i)))
+        exact.push_back({Dot(query, vecs[i]), static_cast<int>(i)});
+    }
+    std::partial_sort(exact.begin(), exact.begin() + 10, exact.end(), std::greater<>());
+    ItemIndex::Accept accept;
+    if (keep)
+      accept = [keep](std::string_view id) { return keep(std::stoi(std::string(id.substr(5)))); };
+    auto hits = index.Search(query, 10, accept);
+    EXPECT_TRUE(hits.ok());
+    EXPECT_EQ(hits->size(), 10u);
+    for (int j = 0; j < 10; ++j) {
+      for (const auto& h : *hits) agree += h.id == absl::StrCat("item-", exact[j].second);
+      ++total;
+    }
+    for (const auto& h : *hits) {
+      // Scores are exact fp32 inner products, best first.
+      EXPECT_NEAR(h.score, Dot(query, *index.GetVector(h.id)), 1e-5);
+      if (keep) EXPECT_TRUE(accept(h.id)) << h.id;
+    }
+    for (size_t j = 1; j < hits->size(); ++j) EXPECT_GE((*hits)[j - 1].score, (*hits)[j].score);
+  }
+  return static_cast<double>(agree) / total;
+}
+
+TEST(HnswIndexTest, Int8FindsExactNeighboursWithExactScoresAndVectors) {
+  constexpr int kDim = 96, kN = 3000;
+  std::mt19937 rng(21);
+  auto index = MakeIndex(kDim, 16, HnswIndex::Quantization::kInt8);
+  EXPECT_EQ(index->quantization(), HnswIndex::Quantization::kInt8);
+  EXPECT_THAT(index->kernel_name(), ::testing::StartsWith("int8-"));
+  std::vector<std::vector<float>> vecs;
+  for (int i = 0; i < kN; ++i) {
+    vecs.push_back(RandomUnit(rng, kDim));
+    ASSERT_TRUE(index->Upsert(absl::StrCat("item-", i), vecs.back()).ok());
+  }
+  EXPECT_EQ(*index->GetVector("item-17"), vecs[17]);  // the fp32 vector, not its int8 codes
+  index->SetSearchEf(200);  // random 96-d vectors are hard: fp32 needs this for 0.95 as well
+  EXPECT_GE(Recall(*index, vecs, rng, 50), 0.95);
+  // A filter keeping 5% is applied inside the graph walk.
+  EXPECT_GE(Recall(*index, vecs, rng, 20, [](int i) { return i % 20 == 3; }), 0.95);
+  // Replacing a vector replaces both forms.
+  ASSERT_TRUE(index->Upsert("item-5", vecs[6]).ok());
+  EXPECT_EQ(*index->GetVector("item-5"), vecs[6]);
+  auto hits = index->Search(vecs[6], 2);
+  ASSERT_TRUE(hits.ok());
+  EXPECT_THAT((std::vector<std::string>{(*hits)[0].id, (*hits)[1].id}),
+              ::testing::UnorderedElementsAre("item-5", "item-6"));
+}
+
+TEST(HnswIndexTest, FilteredSearchKeepsRecallAtOnePercent) {
+  constexpr int kDim = 32, kN = 5000;
+  std::mt19937 rng(22);
+  auto index = MakeIndex(kDim, 16);
+  std::vector<std::vector<float>> vecs;
+  for (int i = 0; i < kN; ++i) {
+    vecs.push_back(RandomUnit(rng, kDim));
+    ASSERT_TRUE(index->Upsert(absl::StrCat("item-", i), vecs.back()).ok());
+  }
+  EXPECT_GE(Recall(*index, vecs, rng, 20, [](int i) { return i % 100 == 42; }), 0.95);
+  // Removed items are never returned, filtered or not.
+  for (int i = 0; i < kN; i += 2) ASSERT_TRUE(index->Remove(absl::StrCat("item-", i)).ok());
+  auto hits = index->Search(RandomUnit(rng, kDim), 50);
+  ASSERT_TRUE(hits.ok());
+  EXPECT_EQ(hits->size(), 50u);
+  for (const auto& h : *hits) EXPECT_EQ(std::stoi(h.id.substr(5)) % 2, 1) << h.id;
+}
+
+TEST(HnswIndexTest, UpsertBatchInsertsInParallelAndLaterDuplicatesWin) {
+  for (auto quantization : {HnswIndex::Quantization::kNone, HnswIndex::Quantization::kInt8}) {
+    constexpr int kDim = 24, kN = 3000;
+    HnswIndex::Options o;
+    o.dimension = kDim;
+    o.initial_capacity = 16;  // grows inside the batch
+    o.insert_threads = 2;
+    o.quantization = quantization;
+    auto index = std::move(HnswIndex::Create(o)).value();
+    std::mt19937 rng(23);
+    std::vector<std::vector<float>> vecs;
+    std::vector<std::string> ids;
+    for (int i = 0; i < kN; ++i) {
+      vecs.push_back(RandomUnit(rng, kDim));
+      ids.push_back(absl::StrCat("item-", i));
+    }
+    ASSERT_TRUE(index->Upsert("item-0", vecs[1]).ok());  // exists before: updated by the batch
+    std::vector<ItemVector> batch;
+    for (int i = 0; i < kN; ++i) batch.push_back({ids[i], vecs[i]});
+    const auto other = RandomUnit(rng, kDim);
+    batch.push_back({ids[10], other});  // later duplicate: wins over vecs[10]
+    ASSERT_TRUE(index->UpsertBatch(batch).ok());
+    EXPECT_EQ(index->size(), static_cast<size_t>(kN));
+    EXPECT_EQ(*index->GetVector("item-0"), vecs[0]);
+    EXPECT_EQ(*index->GetVector("item-10"), other);
+    vecs[10] = other;
+    EXPECT_GE(Recall(*index, vecs, rng, 30), 0.95);
+
+    // A bad item anywhere: INVALID_ARGUMENT naming it, and nothing written.
+    std::vector<float> short_vec(kDim - 1, 0.1f);
+    const auto fresh = RandomUnit(rng, kDim);
+    std::vector<ItemVector> bad = {{"new-1", fresh}, {"new-2", short_vec}};
+    absl::Status s = index->UpsertBatch(bad);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("new-2"));
+    EXPECT_FALSE(index->Contains("new-1"));
+    EXPECT_EQ(index->size(), static_cast<size_t>(kN));
+  }
+}
+
+TEST(HnswIndexTest, Int8SaveAndLoadKeepVectorsAndResults) {
+  ScopedTempDir temp;
+  const std::string& dir = temp.path();
+  ASSERT_FALSE(dir.empty());
+  std::mt19937 rng(24);
+  constexpr int kDim = 40;
+  auto index = MakeIndex(kDim, 16, HnswIndex::Quantization::kInt8);
+  std::vector<std::vector<float>> vecs;
+  for (int i = 0; i < 500; ++i) {
+    vecs.push_back(RandomUnit(rng, kDim));
+    ASSERT_TRUE(index->Upsert(absl::StrCat("item-", i), vecs.back()).ok());
+  }
+  ASSERT_TRUE(index->Remove("item-7").ok());
+  ASSERT_TRUE(index->Upsert("item-8", vecs[9]).ok());
+  auto files = index->SaveTo(dir);
+  ASSERT_TRUE(files.ok()) << files.status();
+  EXPECT_THAT(*files, ::testing::ElementsAre("hnsw.graph", "hnsw.ids", "hnsw.vectors"));
+
+  auto loaded = MakeIndex(kDim, 16, HnswIndex::Quantization::kInt8);
+  ASSERT_TRUE(loaded->LoadFrom(dir).ok());
+  EXPECT_EQ(loaded->size(), 499u);
+  EXPECT_FALSE(loaded->Contains("item-7"));
+  EXPECT_EQ(*loaded->GetVector("item-8"), vecs[9]);
+  EXPECT_EQ(*loaded->GetVector("item-499"), vecs[499]);
+  for (int q = 0; q < 20; ++q) {
+    auto query = RandomUnit(rng, kDim);
+    auto a = index->Search(query, 10);
+    auto b = loaded->Search(query, 10);
+    ASSERT_TRUE(a.ok() && b.ok());
+    ASSERT_EQ(a->size(), b->size());
+    for (size_t i = 0; i < a->size(); ++i) {
+      EXPECT_EQ((*a)[i].id, (*b)[i].id);
+      EXPECT_EQ((*a)[i].score, (*b)[i].score);
+    }
+  }
+  // Still a live index after loading: it grows past the loaded capacity.
+  for (int i = 500; i < 600; ++i) {
+    ASSERT_TRUE(loaded->Upsert(absl::StrCat("item-", i), RandomUnit(rng, kDim)).ok());
+  }
+  EXPECT_EQ(loaded->size(), 599u);
+
+  // The quantization must match, both ways, with a message naming both.
+  absl::Status s = MakeIndex(kDim)->LoadFrom(dir);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("int8"));
+  ScopedTempDir fp32_dir;
+  ASSERT_TRUE(MakeIndex(kDim)->SaveTo(fp32_dir.path()).ok());
+  EXPECT_EQ(MakeIndex(kDim, 16, HnswIndex::Quantization::kInt8)->LoadFrom(fp32_dir.path()).code(),
+            absl::StatusCode::kFailedPrecondition);
+  // A truncated vectors file is DATA_LOSS, not a crash.
+  ASSERT_EQ(::truncate((dir + "/hnsw.vectors").c_str(), 5000), 0);
+  EXPECT_EQ(MakeIndex(kDim, 16, HnswIndex::Quantization::kInt8)->LoadFrom(dir).code(),
+            absl::StatusCode::kDataLoss);
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
 
 namespace semrec {
@@ -24,6 +25,12 @@ namespace semrec {
 struct IndexHit {
   std::string id;
   float score = 0;  // inner product with the query
+};
+
+// One item of a batch upsert: views of the caller's id and vector.
+struct ItemVector {
+  std::string_view id;
+  absl::Span<const float> vector;
 };
 
 class ItemIndex {
@@ -40,6 +47,23 @@ class ItemIndex {
 
   // Inserts `id` or replaces its vector. INVALID_ARGUMENT for a wrong dimension or empty id.
   virtual absl::Status Upsert(std::string_view id, absl::Span<const float> vector) = 0;
+  // Upserts many items, as Upsert one by one would (for an id given twice, the later vector wins).
+  // INVALID_ARGUMENT, naming the item, when any item is bad; then nothing is written. An
+  // implementation may insert in parallel and hold searches off for the whole batch: for bulk
+  // loads. This default upserts one item at a time.
+  virtual absl::Status UpsertBatch(absl::Span<const ItemVector> items) {
+    for (size_t i = 0; i < items.size(); ++i) {
+      if (items[i].id.empty() || static_cast<int>(items[i].vector.size()) != dimension()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "batch item ", i, " ('", std::string(items[i].id), "') has an empty id or dimension ",
+            items[i].vector.size(), " instead of ", dimension()));
+      }
+    }
+    for (const ItemVector& item : items) {
+      if (absl::Status s = Upsert(item.id, item.vector); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
   // NOT_FOUND when `id` is not in the index.
   virtual absl::Status Remove(std::string_view id) = 0;
   virtual bool Contains(std::string_view id) const = 0;
