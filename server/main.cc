@@ -63,6 +63,20 @@ ABSL_FLAG(int64_t, snapshot_log_bytes, int64_t{256} << 20,
 ABSL_FLAG(std::string, user_store, "memory",
           "Where user profiles live: memory (this process), or "
           "redis://[[user]:password@]host:port[/db] (shared by every replica using that Redis)");
+ABSL_FLAG(int, redis_pool_size, 8, "With a Redis user store: connections per process");
+ABSL_FLAG(absl::Duration, redis_timeout, absl::Milliseconds(500),
+          "With a Redis user store: per-command timeout (and connect timeout); past it the call "
+          "answers UNAVAILABLE, and Recommend degrades");
+ABSL_FLAG(absl::Duration, redis_profile_ttl, absl::ZeroDuration(),
+          "With a Redis user store: a profile expires this long after its last write (0: never)");
+ABSL_FLAG(std::string, redis_key_prefix, "semrec",
+          "With a Redis user store: prefix of every key (profiles, replication feed, snapshots); "
+          "replicas sharing a catalog use the same prefix");
+ABSL_FLAG(std::string, replica_dir, "",
+          "With a Redis user store: scratch directory for snapshot files (empty: under $TMPDIR)");
+ABSL_FLAG(int64_t, replication_snapshot_entries, 100000,
+          "With a Redis user store: publish a snapshot after this many feed entries (and every "
+          "--snapshot_interval)");
 ABSL_FLAG(int, hnsw_m, 16, "HNSW graph degree M");
 ABSL_FLAG(int, hnsw_ef_construction, 200, "HNSW ef at construction");
 ABSL_FLAG(int, hnsw_ef_search, 64, "HNSW ef at search (at least k is used)");
@@ -161,6 +175,16 @@ int main(int argc, char** argv) {
       static_cast<uint64_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_snapshot_log_bytes)));
   if (const std::string store = absl::GetFlag(FLAGS_user_store); store.rfind("redis://", 0) == 0) {
     options.redis_user_store.url = store;
+    options.redis_user_store.pool_size =
+        static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_redis_pool_size)));
+    options.redis_user_store.command_timeout = absl::GetFlag(FLAGS_redis_timeout);
+    options.redis_user_store.connect_timeout = absl::GetFlag(FLAGS_redis_timeout);
+    options.redis_user_store.profile_ttl = absl::GetFlag(FLAGS_redis_profile_ttl);
+    options.redis_user_store.key_prefix = absl::GetFlag(FLAGS_redis_key_prefix);
+    options.replication.work_dir = absl::GetFlag(FLAGS_replica_dir);
+    options.replication.snapshot_interval = absl::GetFlag(FLAGS_snapshot_interval);
+    options.replication.snapshot_entries =
+        static_cast<uint64_t>(std::max<int64_t>(1, absl::GetFlag(FLAGS_replication_snapshot_entries)));
   } else if (store != "memory") {
     std::fprintf(stderr,
                  "semrec-server: --user_store must be memory or redis://host:port (got \"%s\")\n",

@@ -4,8 +4,11 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -14,6 +17,8 @@
 #include "core/catalog/catalog_io.h"
 #include "core/common/logger.h"
 #include "core/common/status_macros.h"
+#include "absl/time/clock.h"
+#include "core/replication/redis_change_feed.h"
 #include "core/user/in_memory_user_store.h"
 #include "core/user/redis_user_store.h"
 #include "server/admission.h"
@@ -32,6 +37,8 @@ std::shared_ptr<spdlog::logger> Logger() {
 }
 
 constexpr const char* kServiceNames[] = {"semrec.v1.Recommender", "semrec.v1.Catalog"};
+// Health name for liveness probes: SERVING from listening to shutdown unless only a restart helps.
+constexpr char kLivenessName[] = "liveness";
 
 // The whole of a PEM file; `what` names the option in errors.
 absl::StatusOr<std::string> ReadPemFile(const char* what, const std::string& path) {
@@ -93,7 +100,14 @@ absl::Status ServerOptions::Validate() const {
   }
   RETURN_IF_ERROR(batching.Validate());
   if (!durability.data_dir.empty()) RETURN_IF_ERROR(durability.Validate());
-  if (!redis_user_store.url.empty()) RETURN_IF_ERROR(redis_user_store.Validate());
+  if (!redis_user_store.url.empty()) {
+    RETURN_IF_ERROR(redis_user_store.Validate());
+    if (!durability.data_dir.empty()) {
+      return absl::InvalidArgumentError(
+          "a data directory (--data_dir) and a Redis user store exclude each other: replicas keep "
+          "catalog, signals and profiles in Redis (make Redis durable instead, e.g. appendonly)");
+    }
+  }
   return engine.Validate();
 }
 
@@ -132,13 +146,40 @@ absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerOptions
   index_options.dimension = dimension;
   ASSIGN_OR_RETURN(std::unique_ptr<HnswIndex> index, HnswIndex::Create(index_options));
   std::unique_ptr<UserStore> users;
+  std::shared_ptr<ChangeFeed> feed;
   if (options.redis_user_store.url.empty()) {
     users = std::make_unique<InMemoryUserStore>(options.engine.user);
   } else {
-    ASSIGN_OR_RETURN(users, RedisUserStore::Create(options.engine.user, options.redis_user_store));
+    // One connection pool for the profiles and the feed. Redis must answer now: a replica
+    // without it has neither catalog nor users (the orchestrator restarts it with back-off).
+    ASSIGN_OR_RETURN(std::shared_ptr<const RedisClient> redis,
+                     RedisClient::Create(options.redis_user_store.redis(), "shared state"));
+    ASSIGN_OR_RETURN(users,
+                     RedisUserStore::Create(options.engine.user, options.redis_user_store, redis));
+    ASSIGN_OR_RETURN(feed, RedisChangeFeed::Create(redis, options.redis_user_store.key_prefix));
   }
   ASSIGN_OR_RETURN(app->engine_, Engine::Create(options.engine, std::move(encoder),
                                                 std::move(index), std::move(users)));
+  if (feed) {
+    ReplicationOptions replication = options.replication;
+    replication.feed = feed;
+    char host[256] = {};
+    ::gethostname(host, sizeof(host) - 1);
+    replication.replica_id =
+        absl::StrCat(host, "-", ::getpid(), "-", absl::ToUnixMicros(absl::Now()) % 1000000);
+    if (replication.work_dir.empty()) {
+      const char* tmp = std::getenv("TMPDIR");
+      replication.work_dir = absl::StrCat(tmp && *tmp ? tmp : "/tmp", "/semrec-",
+                                          replication.replica_id);
+    }
+    ASSIGN_OR_RETURN(ReplicationReport report, app->engine_->OpenReplication(replication));
+    Logger()->info("replica {}: {} items from {} in {:.2f}s; applying the feed {}:feed",
+                   replication.replica_id, report.items,
+                   report.from_snapshot ? absl::StrCat("the snapshot at ", report.snapshot_position)
+                                        : std::string("no snapshot (empty feed)"),
+                   absl::ToDoubleSeconds(report.duration), options.redis_user_store.key_prefix);
+    app->engine_->ExportReplicationMetrics(app->metrics_->registry());
+  }
 
   if (!options.durability.data_dir.empty()) {
     ASSIGN_OR_RETURN(RecoveryReport recovered, app->engine_->OpenDurableState(options.durability));
@@ -221,9 +262,42 @@ void ServerApp::SetServing(bool serving) {
   if (!health) return;
   health->SetServingStatus(serving);  // overall ("") and every registered name
   for (const char* name : kServiceNames) health->SetServingStatus(name, serving);
+  SetAlive(alive_.load());
+}
+
+void ServerApp::SetAlive(bool alive) {
+  alive_.store(alive);
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  if (health) health->SetServingStatus(kLivenessName, alive);
+}
+
+void ServerApp::WatchReplication() {
+  while (!stop_watch_.WaitForNotificationWithTimeout(absl::Seconds(1))) {
+    if (engine_->replication_status().broken && alive_.load()) {
+      Logger()->error("the replica lost its place in the replication feed: NOT_SERVING, and "
+                      "health service \"{}\" NOT_SERVING so that the orchestrator restarts it",
+                      kLivenessName);
+      SetServing(false);
+      SetAlive(false);
+    }
+  }
 }
 
 absl::Status ServerApp::LoadCatalog() {
+  if (engine_->replicated()) {
+    const absl::Time start = absl::Now();
+    // NOT_SERVING until every entry in the feed now is applied here.
+    while (true) {
+      absl::Status s = engine_->CatchUp(absl::Seconds(10));
+      if (s.ok()) break;
+      if (s.code() == absl::StatusCode::kDataLoss) return s;
+      Logger()->info("catching up with the replication feed: {}", std::string(s.message()));
+      if (!server_) return absl::CancelledError("shut down while catching up");
+    }
+    Logger()->info("caught up with the replication feed in {:.2f}s ({} items)",
+                   absl::ToDoubleSeconds(absl::Now() - start), engine_->Stats().items);
+    replication_watch_ = std::thread([this] { WatchReplication(); });
+  }
   if (!options_.catalog_file.empty() && engine_->Stats().items == 0) {
     ASSIGN_OR_RETURN(std::vector<Item> items, ReadItemsJsonl(options_.catalog_file));
     const auto start = absl::Now();
@@ -250,6 +324,8 @@ absl::Status ServerApp::LoadCatalog() {
 
 void ServerApp::Shutdown(absl::Duration grace) {
   if (!server_) return;
+  stop_watch_.Notify();
+  if (replication_watch_.joinable()) replication_watch_.join();
   SetServing(false);
   server_->Shutdown(std::chrono::system_clock::now() +
                     std::chrono::milliseconds(absl::ToInt64Milliseconds(grace)));

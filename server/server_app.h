@@ -15,6 +15,9 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
+
+#include "absl/synchronization/notification.h"
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -60,6 +63,10 @@ struct ServerOptions {
   // durability.data_dir); a redis:// URL, in Redis, shared by every replica pointing at it.
   // Fixed at start-up.
   RedisUserStoreOptions redis_user_store;
+  // With a Redis user store: the replication feed (catalog writes and Feedback signals shared by
+  // every replica through the same Redis). work_dir empty: a directory under $TMPDIR. The feed,
+  // replica id and snapshot interval are filled in by Create.
+  ReplicationOptions replication;
   std::string catalog_file;  // JSONL imported by LoadCatalog() into an empty catalog; empty = none
   int import_batch_size = 256;
   int max_message_bytes = 16 << 20;
@@ -86,7 +93,8 @@ class ServerApp {
   static absl::StatusOr<std::unique_ptr<ServerApp>> Create(const ServerOptions& options);
   ~ServerApp();
 
-  // Imports options.catalog_file when set and the catalog is empty, then reports SERVING.
+  // With replication, waits until the feed is applied (NOT_SERVING meanwhile); then imports
+  // options.catalog_file when set and the catalog is empty, and reports SERVING.
   absl::Status LoadCatalog();
   // NOT_SERVING, stop accepting, let in-flight calls finish within `grace`, then cancel the rest;
   // with a data directory, write a final snapshot.
@@ -101,17 +109,24 @@ class ServerApp {
  private:
   ServerApp() = default;
   void SetServing(bool serving);
+  // Health "liveness": SERVING while the process is healthy (it may be NOT_SERVING for traffic
+  // while it starts or catches up); NOT_SERVING when only a restart can fix it.
+  void SetAlive(bool alive);
+  void WatchReplication();
 
   ServerOptions options_;
   std::unique_ptr<ServerMetrics> metrics_;
   std::unique_ptr<AdmissionControl> admission_;
   std::atomic<bool> serving_{false};
+  std::atomic<bool> alive_{true};
   std::unique_ptr<Engine> engine_;
   std::unique_ptr<RecommenderService> recommender_;
   std::unique_ptr<CatalogService> catalog_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<HttpServer> http_;
   int port_ = 0;
+  std::thread replication_watch_;
+  absl::Notification stop_watch_;
 };
 
 }  // namespace semrec

@@ -77,9 +77,11 @@ grpc::Status RecommenderService::Recommend(grpc::ServerContext* ctx,
                           absl::StrCat("strategy ", req->strategy(),
                                        " is unknown; use HYBRID, CONTENT, COLLABORATIVE or POPULAR"));
   }
-  auto recs = engine_.Recommend(r);
+  RecommendInfo info;
+  auto recs = engine_.Recommend(r, &info);
   if (!recs.ok()) return ToGrpcStatus(recs.status());
   RecommendationsToProto(*recs, req->include_items(), resp);
+  resp->set_degraded(std::move(info.degraded));
   return grpc::Status::OK;
 }
 

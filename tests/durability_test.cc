@@ -23,90 +23,13 @@
 #include "core/common/testing/test_paths.h"
 #include "core/storage/testing/temp_dir.h"
 #include "core/storage/snapshot_dir.h"
+#include "tests/testing/server_process.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "semrec/v1/semrec.grpc.pb.h"
 
 namespace semrec {
 namespace {
-
-// A semrec-server child process on 127.0.0.1 (a free port), its stdout read for the address.
-class ServerProcess {
- public:
-  static std::unique_ptr<ServerProcess> Start(const std::vector<std::string>& extra_flags) {
-    int out[2];
-    if (::pipe(out) != 0) return nullptr;
-    std::vector<std::string> args = {SEMREC_SERVER_BINARY,
-                                     "--listen=127.0.0.1:0",
-                                     "--http_listen=",
-                                     "--model_dir=" + TestDataDir() + "/encoder",
-                                     "--catalog_file=" + TestSourceDir() + "/examples/catalog.jsonl",
-                                     "--log_level=warn"};
-    args.insert(args.end(), extra_flags.begin(), extra_flags.end());
-    const pid_t pid = ::fork();
-    if (pid == 0) {
-      ::dup2(out[1], STDOUT_FILENO);
-      ::close(out[0]);
-      ::close(out[1]);
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-    ::close(out[1]);
-    auto p = std::unique_ptr<ServerProcess>(new ServerProcess(pid, out[0]));
-    if (!p->ReadAddress(absl::Seconds(90))) return nullptr;
-    return p;
-  }
-
-  ~ServerProcess() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-    ::close(stdout_fd_);
-  }
-
-  // Sends `sig` and returns the exit status (or -signal).
-  int Stop(int sig) {
-    ::kill(pid_, sig);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
-  }
-
-  const std::string& address() const { return address_; }
-
- private:
-  ServerProcess(pid_t pid, int fd) : pid_(pid), stdout_fd_(fd) {}
-
-  bool ReadAddress(absl::Duration timeout) {
-    const std::string marker = "listening on ";
-    std::string text;
-    const absl::Time deadline = absl::Now() + timeout;
-    while (absl::Now() < deadline) {
-      pollfd p{stdout_fd_, POLLIN, 0};
-      if (::poll(&p, 1, 200) <= 0) continue;
-      char buf[256];
-      const ssize_t n = ::read(stdout_fd_, buf, sizeof(buf));
-      if (n <= 0) return false;  // exited
-      text.append(buf, static_cast<size_t>(n));
-      const size_t at = text.find(marker);
-      const size_t end = at == std::string::npos ? at : text.find('\n', at);
-      if (end != std::string::npos) {
-        address_ = text.substr(at + marker.size(), end - at - marker.size());
-        return true;
-      }
-    }
-    return false;
-  }
-
-  pid_t pid_;
-  int stdout_fd_;
-  std::string address_;
-};
 
 class DurabilityTest : public ::testing::Test {
  protected:

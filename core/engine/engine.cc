@@ -8,13 +8,22 @@
 
 #include "core/common/string_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "core/common/deadline.h"
+#include "core/common/logger.h"
+#include "spdlog/spdlog.h"
 #include "core/common/status_macros.h"
 #include "core/engine/state_codec.h"
 #include "core/storage/byte_codec.h"
 
 namespace semrec {
 namespace {
+
+std::shared_ptr<spdlog::logger> Logger() {
+  static const std::shared_ptr<spdlog::logger> logger = ModuleLogger("engine");
+  return logger;
+}
+
 
 float Dot(absl::Span<const float> a, absl::Span<const float> b) {
   float s = 0;
@@ -297,7 +306,8 @@ std::vector<Recommendation> Engine::PopularItems(int k, const ItemIndex::Accept&
   return out;
 }
 
-absl::StatusOr<std::vector<Recommendation>> Engine::Recommend(const RecommendRequest& req) const {
+absl::StatusOr<std::vector<Recommendation>> Engine::Recommend(const RecommendRequest& req,
+                                                              RecommendInfo* info) const {
   RETURN_IF_ERROR(ValidateK(req.k));
   RETURN_IF_ERROR(ValidateFilter(req.filter));
   if (!req.user_id.empty()) RETURN_IF_ERROR(ValidateId(req.user_id, "user_id"));
@@ -325,7 +335,28 @@ absl::StatusOr<std::vector<Recommendation>> Engine::Recommend(const RecommendReq
   std::shared_ptr<const UserProfile> profile;
   if (!req.user_id.empty()) {
     StageTimer t(*this, kStore);
-    ASSIGN_OR_RETURN(profile, users_->Get(req.user_id));
+    absl::StatusOr<std::shared_ptr<const UserProfile>> got = users_->Get(req.user_id);
+    if (got.ok()) {
+      profile = *std::move(got);
+    } else if (got.status().code() == absl::StatusCode::kUnavailable) {
+      // Degraded rather than failed: the query, the context and trending items still answer.
+      if (metrics::Counter* c = degraded_responses_.load(std::memory_order_acquire)) c->Increment();
+      if (info) {
+        info->degraded = absl::StrCat("the user store is unavailable, so the user's profile was "
+                                      "left out (", got.status().message(), ")");
+      }
+      static std::atomic<int64_t> last_warning_us{0};
+      const int64_t now = absl::ToUnixMicros(absl::Now());
+      int64_t last = last_warning_us.load(std::memory_order_relaxed);
+      if (now - last >= 10'000'000 &&
+          last_warning_us.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+        Logger()->warn("Recommend degraded: {} (logged at most every 10s; see "
+                       "semrec_degraded_responses_total)",
+                       std::string(got.status().message()));
+      }
+    } else {
+      return got.status();
+    }
   }
 
   // Semantic target: the parts present, each a unit vector, in a normalized weighted sum.
@@ -666,7 +697,23 @@ absl::StatusOr<std::vector<EventResult>> Engine::Feedback(const std::string& use
   // Past this point the events are applied even if the caller gives up: the last chance to stop.
   RETURN_IF_ERROR(CheckDeadline("store"));
   std::vector<bool> applied;
-  {
+  if (feed_) {
+    // The profile update and the signals it teaches go to Redis in one transaction; every
+    // replica (this one included) learns the signals from the feed.
+    auto publish = [&](const UserProfile* before, const std::vector<bool>& ok) {
+      std::vector<SignalEvent> signals;
+      for (size_t j = 0; j < sorted.size(); ++j) {
+        const Event& e = sorted[j].event;
+        if (ok[j] && !e.item_id.empty()) signals.push_back({e.item_id, e.type, e.value, e.timestamp_us});
+      }
+      if (signals.empty()) return std::string();
+      BufferWriter record;
+      PutWalSignals(HistoryOf(before), signals, record);
+      return record.Release();
+    };
+    StageTimer t(*this, kStore);
+    ASSIGN_OR_RETURN(applied, users_->ApplyEvents(user_id, sorted, publish));
+  } else {
     absl::ReaderMutexLock gate(&state_mu_);
     if (wal_) {
       BufferWriter record;
@@ -695,37 +742,45 @@ absl::StatusOr<std::vector<bool>> Engine::ApplyFeedback(const std::string& user_
     ASSIGN_OR_RETURN(before, users_->Get(user_id));
     ASSIGN_OR_RETURN(applied, users_->ApplyEvents(user_id, sorted));
   }
-  struct Past {
-    std::string item_id;
-    float weight;
-    int64_t timestamp_us;
-  };
-  std::deque<Past> history;  // newest first
-  if (before) {
-    for (const RecentEvent& e : before->recent) {
-      if (static_cast<int>(history.size()) >= options_.history_items) break;
-      const float w = ConsumptionWeight(e.type, e.value, options_.user.rating_scale);
-      if (!e.item_id.empty() && w > 0) history.push_back({e.item_id, w, e.timestamp_us});
-    }
-  }
+  std::vector<SignalEvent> signals;
   int64_t count = 0;
   for (size_t j = 0; j < sorted.size(); ++j) {
     if (!applied[j]) continue;
     ++count;
     const Event& e = sorted[j].event;
-    if (e.item_id.empty()) continue;
+    if (!e.item_id.empty()) signals.push_back({e.item_id, e.type, e.value, e.timestamp_us});
+  }
+  Learn(HistoryOf(before.get()), signals);
+  events_applied_.fetch_add(count - static_cast<int64_t>(signals.size()), std::memory_order_relaxed);
+  return applied;
+}
+
+std::vector<SignalPast> Engine::HistoryOf(const UserProfile* before) const {
+  std::vector<SignalPast> history;  // newest first
+  if (!before) return history;
+  for (const RecentEvent& e : before->recent) {
+    if (static_cast<int>(history.size()) >= options_.history_items) break;
+    const float w = ConsumptionWeight(e.type, e.value, options_.user.rating_scale);
+    if (!e.item_id.empty() && w > 0) history.push_back({e.item_id, w, e.timestamp_us});
+  }
+  return history;
+}
+
+void Engine::Learn(std::vector<SignalPast> history, absl::Span<const SignalEvent> events) {
+  std::deque<SignalPast> recent(std::make_move_iterator(history.begin()),
+                                std::make_move_iterator(history.end()));
+  for (const SignalEvent& e : events) {
     popularity_.Record(e.item_id, PopularityWeight(e.type), e.timestamp_us);
     const float w = ConsumptionWeight(e.type, e.value, options_.user.rating_scale);
     if (w <= 0) continue;
     std::vector<PastItem> previous;
-    previous.reserve(history.size());
-    for (const auto& h : history) previous.push_back({h.item_id, h.weight, h.timestamp_us});
+    previous.reserve(recent.size());
+    for (const auto& h : recent) previous.push_back({h.item_id, h.weight, h.timestamp_us});
     collab_.Record(e.item_id, w, e.timestamp_us, previous);
-    history.push_front({e.item_id, w, e.timestamp_us});
-    if (static_cast<int>(history.size()) > options_.history_items) history.pop_back();
+    recent.push_front({e.item_id, w, e.timestamp_us});
+    if (static_cast<int>(recent.size()) > options_.history_items) recent.pop_back();
   }
-  events_applied_.fetch_add(count, std::memory_order_relaxed);
-  return applied;
+  events_applied_.fetch_add(static_cast<int64_t>(events.size()), std::memory_order_relaxed);
 }
 
 absl::StatusOr<std::vector<Recommendation>> Engine::SimilarItems(
@@ -916,6 +971,27 @@ absl::StatusOr<UpsertResult> Engine::UpsertItems(std::vector<Item> items) {
   if (writes.empty()) return result;
   RETURN_IF_ERROR(CheckDeadline("index_write"));
   StageTimer write_timer(*this, kIndexWrite);
+  if (feed_) {
+    // Every replica applies the record, so it carries every vector: an item whose text did not
+    // change keeps the vector it has here.
+    for (size_t i = 0; i < writes.size(); ++i) {
+      if (!vectors[i].empty()) continue;
+      auto v = index_->GetVector(writes[i].id);
+      if (!v.ok()) {
+        return absl::AbortedError(absl::StrCat("item '", writes[i].id,
+                                               "' was deleted while this upsert ran; retry it"));
+      }
+      vectors[i] = std::move(v).value();
+    }
+    BufferWriter record;
+    PutWalUpsert(writes, vectors, record);
+    ASSIGN_OR_RETURN(FeedOutcome outcome, ReplicateWrite(record.data()));
+    RETURN_IF_ERROR(outcome.status);
+    result.created += outcome.upsert.created;
+    result.updated += outcome.upsert.updated;
+    result.unchanged += outcome.upsert.unchanged;
+    return result;
+  }
   absl::MutexLock lock(&catalog_write_mu_);
   absl::ReaderMutexLock gate(&state_mu_);
   for (size_t i = 0; i < writes.size(); ++i) {
@@ -965,6 +1041,12 @@ absl::StatusOr<DeleteItemsResult> Engine::DeleteItems(const std::vector<std::str
   for (size_t i = 0; i < ids.size(); ++i) {
     RETURN_IF_ERROR(ValidateId(ids[i], absl::StrCat("ids[", i, "]").c_str()));
   }
+  if (feed_) {
+    BufferWriter record;
+    PutWalDeleteItems(ids, record);
+    ASSIGN_OR_RETURN(FeedOutcome outcome, ReplicateWrite(record.data()));
+    return outcome.deleted;
+  }
   absl::MutexLock lock(&catalog_write_mu_);
   absl::ReaderMutexLock gate(&state_mu_);
   if (wal_) {
@@ -1009,6 +1091,14 @@ void Engine::ExportStageMetrics(metrics::Registry& registry) {
   const char* names[kStageCount] = {"store", "encode", "ann", "rank", "index_write", "log"};
   for (int i = 0; i < kStageCount; ++i) {
     stage_latency_[i] = &(*family)->Add({{"stage", names[i]}}, metrics::DefaultLatencyBuckets());
+  }
+  auto degraded = registry.Register<metrics::Counter>(
+      "semrec_degraded_responses_total",
+      "Recommend answers given without the user's profile because the user store was "
+      "unavailable.");
+  if (degraded.ok()) {
+    degraded_responses_.store(&(*degraded)->Add({{"reason", "user_store_unavailable"}}),
+                              std::memory_order_release);
   }
 }
 

@@ -12,12 +12,14 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -25,8 +27,10 @@
 #include "core/catalog/item_catalog.h"
 #include "core/collab/co_occurrence.h"
 #include "core/encoder/encoder.h"
+#include "core/engine/state_codec.h"
 #include "core/index/item_index.h"
 #include "core/metrics/registry.h"
+#include "core/replication/change_feed.h"
 #include "core/storage/snapshot_dir.h"
 #include "core/storage/write_ahead_log.h"
 #include "core/user/user_store.h"
@@ -85,6 +89,40 @@ struct DurabilityOptions {
   absl::Status Validate() const;
 };
 
+// Replication between replicas that share a Redis: every catalog write goes through the feed and
+// is applied by every replica in feed order; Feedback's collaborative and popularity signals are
+// published to it by the user store (atomically with the profile) and learned by every replica.
+struct ReplicationOptions {
+  std::shared_ptr<ChangeFeed> feed;
+  std::string replica_id;  // unique per process (entries it appended are answered to its callers)
+  std::string work_dir;    // local scratch for snapshot files (created; emptied at start)
+  // The replica holding the snapshot lease publishes a snapshot every `snapshot_interval` (zero:
+  // never) or after `snapshot_entries` entries, whichever comes first.
+  absl::Duration snapshot_interval = absl::Minutes(10);
+  uint64_t snapshot_entries = 100000;
+  // A catalog write waits at most this long (or until its deadline) for its entry to come back
+  // from the feed and be applied here, then answers UNAVAILABLE (the entry is applied later).
+  absl::Duration write_timeout = absl::Seconds(10);
+
+  absl::Status Validate() const;
+};
+
+struct ReplicationReport {
+  bool from_snapshot = false;
+  std::string snapshot_position;
+  size_t items = 0;
+  absl::Duration duration;
+};
+
+struct ReplicationStatus {
+  bool enabled = false;
+  bool connected = false;  // the last read of the feed succeeded
+  bool broken = false;     // entries this replica needs are gone: it must restart
+  std::string applied;     // position of the last applied entry
+  int64_t entries_applied = 0;
+  double lag_seconds = 0;  // age of the oldest entry not yet applied (0: caught up)
+};
+
 struct RecoveryReport {
   bool from_snapshot = false;
   uint64_t snapshot_lsn = 0;
@@ -132,6 +170,13 @@ struct Recommendation {
   Reason reason = Reason::kNone;
   std::string source_item_id;
   std::shared_ptr<const Item> item;  // always set (callers decide whether to return it)
+};
+
+// How a Recommend was answered, besides its items.
+struct RecommendInfo {
+  // Non-empty: the answer is degraded (the user store could not be read, so the user's profile
+  // was left out) and this says why.
+  std::string degraded;
 };
 
 struct RecommendRequest {
@@ -205,7 +250,10 @@ class Engine {
                                                         std::unique_ptr<UserStore> users);
 
   // Items for the user / query / context items; with none of them, the most popular items.
-  absl::StatusOr<std::vector<Recommendation>> Recommend(const RecommendRequest& request) const;
+  // When the user store is unavailable, answers from the query, the context items and trending
+  // items without the user's profile (info->degraded says so) rather than failing.
+  absl::StatusOr<std::vector<Recommendation>> Recommend(const RecommendRequest& request,
+                                                        RecommendInfo* info = nullptr) const;
   // One result per event, in input order. INVALID_ARGUMENT (nothing applied) for a malformed event;
   // an unknown item is reported per event and the other events are applied.
   absl::StatusOr<std::vector<EventResult>> Feedback(const std::string& user_id,
@@ -235,6 +283,17 @@ class Engine {
   absl::StatusOr<SnapshotReport> Snapshot();
   bool durable() const { return wal_ != nullptr; }
 
+  // Makes this engine a replica: loads the feed's latest snapshot, then applies the feed in the
+  // background; catalog writes go through the feed from now on. Call once, before serving and
+  // before any write; needs a user store that publishes changes (Redis). Not with
+  // OpenDurableState (the feed and Redis hold the state).
+  absl::StatusOr<ReplicationReport> OpenReplication(const ReplicationOptions& options);
+  // Waits until every entry in the feed when it is called has been applied here (a replica is
+  // NOT_SERVING until then). DEADLINE_EXCEEDED after `timeout`.
+  absl::Status CatchUp(absl::Duration timeout);
+  ReplicationStatus replication_status() const;
+  bool replicated() const { return feed_ != nullptr; }
+
   ~Engine();
 
   // Exports per-stage latency histograms (semrec_stage_duration_seconds{stage}: store, encode,
@@ -243,6 +302,9 @@ class Engine {
   // Exports the write-ahead log and snapshot metrics (fsync latency, log size, snapshot age and
   // duration). Call once, after OpenDurableState and before serving.
   void ExportStorageMetrics(metrics::Registry& registry);
+  // Exports the replication metrics (entries applied, lag, feed reachable, snapshots published).
+  // Call once, after OpenReplication and before serving.
+  void ExportReplicationMetrics(metrics::Registry& registry);
 
   const EngineOptions& options() const { return options_; }
   const Encoder& encoder() const { return *encoder_; }
@@ -306,11 +368,30 @@ class Engine {
   absl::StatusOr<std::vector<bool>> ApplyFeedback(const std::string& user_id,
                                                   const std::vector<ResolvedEvent>& events,
                                                   bool to_user_store = true);
+  // The user's recent consumption before new events (newest first), as they pair with them.
+  std::vector<SignalPast> HistoryOf(const UserProfile* before) const;
+  // Teaches the collaborative model and popularity the applied events, given the history.
+  void Learn(std::vector<SignalPast> history, absl::Span<const SignalEvent> events);
+  // Replication: appends a catalog record to the feed and waits until it is applied here;
+  // returns the apply's outcome.
+  struct FeedOutcome {
+    absl::Status status;
+    UpsertResult upsert;
+    DeleteItemsResult deleted;
+  };
+  absl::StatusOr<FeedOutcome> ReplicateWrite(const std::string& record);
+  void ReplicationLoop();
+  void ApplyFeedEntry(const FeedEntry& entry);
+  absl::StatusOr<std::optional<std::string>> PublishSnapshot();
   // Appends a record to the write-ahead log (no-op without durable state).
   absl::Status Log(const std::string& record);
   absl::Status ReplayRecord(std::string_view payload);
   absl::Status LoadSnapshot(const SnapshotInfo& snapshot);
-  absl::StatusOr<SnapshotReport> SnapshotLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(snapshot_mu_);
+  // Writes a snapshot under `root` (snapshot-<lsn>): the state is captured under state_mu_ held
+  // exclusively, where `capture_lsn` names the position it covers.
+  absl::StatusOr<SnapshotReport> SnapshotLocked(
+      const std::string& root, const std::function<absl::StatusOr<uint64_t>()>& capture_lsn)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(snapshot_mu_);
   void SnapshotLoop();
 
   const EngineOptions options_;
@@ -343,6 +424,22 @@ class Engine {
   metrics::Histogram* snapshot_latency_ ABSL_GUARDED_BY(snapshot_mu_) = nullptr;
   metrics::Counter* snapshot_failures_ ABSL_GUARDED_BY(snapshot_mu_) = nullptr;
   std::atomic<int64_t> events_applied_{0};
+
+  // Replication (null / empty without OpenReplication).
+  ReplicationOptions replication_;
+  std::shared_ptr<ChangeFeed> feed_;
+  mutable absl::Mutex feed_mu_;
+  FeedPosition applied_ ABSL_GUARDED_BY(feed_mu_);  // changed under state_mu_ (shared) too
+  absl::flat_hash_map<std::string, FeedOutcome> outcomes_ ABSL_GUARDED_BY(feed_mu_);  // ours
+  std::atomic<bool> feed_connected_{false};
+  std::atomic<bool> feed_broken_{false};
+  std::atomic<int64_t> feed_entries_applied_{0};
+  std::atomic<int64_t> feed_lag_us_{0};
+  std::atomic<uint64_t> entries_since_snapshot_{0};
+  std::atomic<metrics::Counter*> feed_entries_counter_{nullptr};
+  std::thread replication_thread_;
+  absl::Notification stop_replication_;
+  std::atomic<metrics::Counter*> degraded_responses_{nullptr};  // set before serving
   metrics::Histogram* stage_latency_[kStageCount] = {};  // set before serving; null: not exported
   const std::chrono::steady_clock::time_point started_;
 };

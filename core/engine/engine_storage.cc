@@ -84,6 +84,8 @@ absl::Status DurabilityOptions::Validate() const {
 Engine::~Engine() {
   stop_snapshots_.Notify();
   if (snapshot_thread_.joinable()) snapshot_thread_.join();
+  stop_replication_.Notify();
+  if (replication_thread_.joinable()) replication_thread_.join();
 }
 
 absl::Status Engine::Log(const std::string& record) {
@@ -316,7 +318,8 @@ absl::StatusOr<SnapshotReport> Engine::Snapshot() {
   if (!wal_) return absl::FailedPreconditionError("the engine has no data directory");
   absl::MutexLock lock(&snapshot_mu_);
   const absl::Time start = absl::Now();
-  absl::StatusOr<SnapshotReport> report = SnapshotLocked();
+  absl::StatusOr<SnapshotReport> report =
+      SnapshotLocked(SnapshotRoot(durability_), [this] { return wal_->Rotate(); });
   if (!report.ok()) {
     if (snapshot_failures_) snapshot_failures_->Increment();
     Logger()->error("snapshot failed: {}", report.status().ToString());
@@ -332,8 +335,8 @@ absl::StatusOr<SnapshotReport> Engine::Snapshot() {
   return report;
 }
 
-absl::StatusOr<SnapshotReport> Engine::SnapshotLocked() {
-  if (!wal_) return absl::FailedPreconditionError("the engine has no data directory");
+absl::StatusOr<SnapshotReport> Engine::SnapshotLocked(
+    const std::string& root, const std::function<absl::StatusOr<uint64_t>()>& capture_lsn) {
   SnapshotReport report;
   // Catalog writes wait until the catalog files are written; feedback waits only for the capture.
   absl::ReleasableMutexLock catalog_lock(&catalog_write_mu_);
@@ -346,7 +349,7 @@ absl::StatusOr<SnapshotReport> Engine::SnapshotLocked() {
   {
     absl::MutexLock gate(&state_mu_);
     events_applied = events_applied_.load();
-    ASSIGN_OR_RETURN(lsn, wal_->Rotate());
+    ASSIGN_OR_RETURN(lsn, capture_lsn());
     users_local = users_->StoresProfilesInProcess();
     if (users_local) {
       RETURN_IF_ERROR(users_->ForEachProfile(
@@ -363,7 +366,7 @@ absl::StatusOr<SnapshotReport> Engine::SnapshotLocked() {
     last_snapshot_unix_us_.store(absl::ToUnixMicros(absl::Now()));
     return report;  // nothing was written since
   }
-  ASSIGN_OR_RETURN(auto builder, SnapshotBuilder::Begin(SnapshotRoot(durability_), lsn));
+  ASSIGN_OR_RETURN(auto builder, SnapshotBuilder::Begin(root, lsn));
   auto write_file = [&](const char* name,
                         const std::function<absl::Status(RecordWriter&)>& body) -> absl::Status {
     ASSIGN_OR_RETURN(auto out, RecordWriter::Create(builder->PathOf(name)));
@@ -468,8 +471,8 @@ absl::StatusOr<SnapshotReport> Engine::SnapshotLocked() {
   last_snapshot_catalog_files_ = std::move(catalog_files);
   last_snapshot_unix_us_.store(last_snapshot_->created_unix_us);
   // The new snapshot holds everything up to `lsn`: older snapshots and log segments go.
-  RETURN_IF_ERROR(RemoveSnapshotsExcept(SnapshotRoot(durability_), lsn));
-  RETURN_IF_ERROR(wal_->DropThrough(lsn));
+  RETURN_IF_ERROR(RemoveSnapshotsExcept(root, lsn));
+  if (wal_) RETURN_IF_ERROR(wal_->DropThrough(lsn));
   return report;
 }
 

@@ -88,6 +88,24 @@ void PutWalDeleteUser(std::string_view user_id, BufferWriter& out) {
   out.PutString(user_id);
 }
 
+void PutWalSignals(absl::Span<const SignalPast> history, absl::Span<const SignalEvent> signals,
+                   BufferWriter& out) {
+  out.PutU8(static_cast<uint8_t>(WalRecordType::kSignals));
+  out.PutVarint(history.size());
+  for (const SignalPast& h : history) {
+    out.PutString(h.item_id);
+    out.PutFloat(h.weight);
+    out.PutI64(h.timestamp_us);
+  }
+  out.PutVarint(signals.size());
+  for (const SignalEvent& e : signals) {
+    out.PutString(e.item_id);
+    out.PutU8(static_cast<uint8_t>(e.type));
+    out.PutFloat(e.value);
+    out.PutI64(e.timestamp_us);
+  }
+}
+
 bool GetWalRecord(std::string_view payload, WalRecord* record) {
   *record = WalRecord();
   BufferReader in(payload);
@@ -125,6 +143,25 @@ bool GetWalRecord(std::string_view payload, WalRecord* record) {
       break;
     case WalRecordType::kDeleteUser:
       if (!in.GetString(&record->user_id) || record->user_id.empty()) return false;
+      break;
+    case WalRecordType::kSignals:
+      if (!in.GetCount(&n, 13)) return false;
+      for (uint64_t i = 0; i < n; ++i) {
+        SignalPast h;
+        if (!in.GetString(&h.item_id) || !in.GetFloat(&h.weight) || !in.GetI64(&h.timestamp_us)) {
+          return false;
+        }
+        record->history.push_back(std::move(h));
+      }
+      if (!in.GetCount(&n, 14)) return false;
+      for (uint64_t i = 0; i < n; ++i) {
+        SignalEvent e;
+        if (!in.GetString(&e.item_id) || !GetEventType(in, &e.type) || !in.GetFloat(&e.value) ||
+            !in.GetI64(&e.timestamp_us)) {
+          return false;
+        }
+        record->signals.push_back(std::move(e));
+      }
       break;
     default:
       return false;

@@ -30,6 +30,22 @@ enum class WalRecordType : uint8_t {
   kDeleteItems = 2,
   kFeedback = 3,
   kDeleteUser = 4,
+  // Replication feed only: what one Feedback taught the collaborative model and popularity,
+  // without the user (the feed keeps no personal data).
+  kSignals = 5,
+};
+
+// kSignals: an item the user consumed before (newest first), and an applied event.
+struct SignalPast {
+  std::string item_id;
+  float weight = 0;
+  int64_t timestamp_us = 0;
+};
+struct SignalEvent {
+  std::string item_id;
+  EventType type = EventType::kView;
+  float value = 0;
+  int64_t timestamp_us = 0;
 };
 
 // One decoded log record; which fields are set depends on `type`.
@@ -47,6 +63,9 @@ struct WalRecord {
   // texts are logged (item vectors come from the catalog on replay); search texts themselves are
   // not stored.
   std::vector<ResolvedEvent> events;
+  // kSignals: the user's recent consumption before the events, and the applied events in order.
+  std::vector<SignalPast> history;
+  std::vector<SignalEvent> signals;
 };
 
 void PutWalUpsert(absl::Span<const Item> items, absl::Span<const std::vector<float>> vectors,
@@ -55,6 +74,8 @@ void PutWalDeleteItems(absl::Span<const std::string> ids, BufferWriter& out);
 void PutWalFeedback(std::string_view user_id, absl::Span<const ResolvedEvent> events,
                     BufferWriter& out);
 void PutWalDeleteUser(std::string_view user_id, BufferWriter& out);
+void PutWalSignals(absl::Span<const SignalPast> history, absl::Span<const SignalEvent> signals,
+                   BufferWriter& out);
 bool GetWalRecord(std::string_view payload, WalRecord* record);
 
 }  // namespace semrec
