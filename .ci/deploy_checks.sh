@@ -277,6 +277,13 @@ for (const file of process.argv.slice(2)) {
       if (!volume?.persistentVolumeClaim) problem(file, owner, `--data_dir=${flags.data_dir} is not on a PersistentVolumeClaim`);
       else if (owner.spec.replicas !== 1 || owner.spec.strategy?.type !== "Recreate" || hpa) problem(file, owner, "a data directory on a claim needs replicas: 1, the Recreate strategy and no autoscaler");
     }
+    // Directories the server writes must be on a volume: the root filesystem is read-only.
+    for (const name of ["data_dir", "replica_dir"]) {
+      const dirPath = flags[name];
+      if (!dirPath) continue;
+      const mount = (semrec.volumeMounts ?? []).find((m) => dirPath === m.mountPath || dirPath.startsWith(m.mountPath + "/"));
+      if (!mount || mount.readOnly) problem(file, owner, `--${name}=${dirPath} is on no writable volume (the root filesystem is read-only)`);
+    }
     if (!redis && !flags.data_dir) problem(file, owner, "neither --data_dir nor a Redis user store: the state would not survive a restart");
     if (!redis && (hpa?.spec.maxReplicas ?? owner.spec.replicas ?? 1) > 1) problem(file, owner, "several replicas without a Redis user store would each have their own users");
     if (hpa && owner.spec.replicas !== undefined) problem(file, owner, "replicas is set although an autoscaler owns the count");
