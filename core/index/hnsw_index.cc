@@ -16,6 +16,7 @@
 #include "core/storage/byte_codec.h"
 #include "core/storage/record_file.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 
@@ -62,6 +63,68 @@ class VectorStore {
   static constexpr size_t kChunk = 4096;
   size_t dim_;
   std::vector<std::unique_ptr<float[]>> chunks_;
+};
+
+// Every label's id ("" once removed) and the live labels found by id. The set holds 4-byte
+// labels and reaches the strings through the list, so each id is stored once (a map keyed by
+// std::string would take ~80 more bytes per item). Never moved once built: the set's functors
+// point at the list (owners hold it by unique_ptr).
+class IdTable {
+ public:
+  IdTable() : live_(0, Hash{&ids_}, Eq{&ids_}) {}
+  IdTable(const IdTable&) = delete;
+  IdTable& operator=(const IdTable&) = delete;
+
+  size_t labels() const { return ids_.size(); }
+  size_t live() const { return live_.size(); }
+  const std::string& id(labeltype label) const { return ids_[label]; }
+  const std::vector<std::string>& ids() const { return ids_; }
+
+  // The label of a live id, or -1.
+  int64_t Find(std::string_view id) const {
+    auto it = live_.find(id);
+    return it == live_.end() ? -1 : static_cast<int64_t>(*it);
+  }
+  // Gives `id` (not live) the next label; false for a duplicate.
+  bool Append(std::string id) {
+    ids_.push_back(std::move(id));
+    if (ids_.back().empty()) return true;  // a removed item's slot
+    if (live_.insert(static_cast<uint32_t>(ids_.size() - 1)).second) return true;
+    ids_.pop_back();
+    return false;
+  }
+  void Remove(labeltype label) {
+    live_.erase(static_cast<uint32_t>(label));  // hashes the id: before clearing it
+    ids_[label].clear();
+  }
+  // Forgets the labels from `first` on.
+  void Truncate(size_t first) {
+    for (size_t l = first; l < ids_.size(); ++l) {
+      if (!ids_[l].empty()) live_.erase(static_cast<uint32_t>(l));
+    }
+    ids_.resize(first);
+  }
+  void Reserve(size_t labels, size_t live) {
+    ids_.reserve(labels);
+    live_.reserve(live);
+  }
+
+ private:
+  struct Hash {
+    using is_transparent = void;
+    const std::vector<std::string>* ids;
+    size_t operator()(std::string_view id) const { return StringViewHash{}(id); }
+    size_t operator()(uint32_t label) const { return StringViewHash{}((*ids)[label]); }
+  };
+  struct Eq {
+    using is_transparent = void;
+    const std::vector<std::string>* ids;
+    bool operator()(uint32_t a, uint32_t b) const { return (*ids)[a] == (*ids)[b]; }
+    bool operator()(std::string_view a, uint32_t b) const { return a == (*ids)[b]; }
+    bool operator()(uint32_t a, std::string_view b) const { return (*ids)[a] == b; }
+  };
+  std::vector<std::string> ids_;
+  absl::flat_hash_set<uint32_t, Hash, Eq> live_;
 };
 
 using Candidate = std::pair<float, tableint>;  // (distance, internal id)
@@ -183,8 +246,7 @@ struct HnswIndex::Impl {
   std::unique_ptr<Graph> graph ABSL_GUARDED_BY(mu);
   // Labels are never reused: a removed item's slot stays marked deleted in the graph, and
   // re-adding the id takes a fresh label.
-  StringMap<labeltype> label_of ABSL_GUARDED_BY(mu);
-  std::vector<std::string> id_of ABSL_GUARDED_BY(mu);  // by label; "" for removed
+  std::unique_ptr<IdTable> ids ABSL_GUARDED_BY(mu) = std::make_unique<IdTable>();
   size_t removed ABSL_GUARDED_BY(mu) = 0;
   size_t ef ABSL_GUARDED_BY(mu) = 64;
   VectorStore exact ABSL_GUARDED_BY(mu);  // kInt8 only: fp32 vectors by label
@@ -210,13 +272,14 @@ struct HnswIndex::Impl {
     return buffer.data();
   }
 
-  // Makes room for `more` new elements (doubling). Throws what hnswlib throws.
+  // Makes room for `more` new elements (doubling). Every label has its element (removed ones
+  // keep theirs), so labels and elements are counted alike. Throws what hnswlib throws.
   void Grow(size_t more) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
     const size_t needed = graph->cur_element_count + more;
     if (needed > graph->max_elements_) {
       graph->resizeIndex(std::max<size_t>({graph->max_elements_ * 2, needed, 16}));
     }
-    if (int8()) exact.Reserve(id_of.size() + more);
+    if (int8()) exact.Reserve(needed);
   }
 
   // Inserts or updates one element of the graph. Throws what hnswlib throws.
@@ -285,7 +348,7 @@ std::string HnswIndex::kernel_name() const {
 
 size_t HnswIndex::size() const {
   absl::ReaderMutexLock lock(&impl_->mu);
-  return impl_->label_of.size();
+  return impl_->ids->live();
 }
 
 void HnswIndex::SetSearchEf(int ef) {
@@ -304,16 +367,14 @@ absl::Status HnswIndex::Upsert(std::string_view id, absl::Span<const float> vect
   std::vector<char> buffer;
   absl::MutexLock lock(&impl_->mu);
   try {
-    auto it = impl_->label_of.find(id);
-    if (it != impl_->label_of.end()) {
-      impl_->Put(it->second, vector, buffer);  // existing label: hnswlib updates in place
+    if (const int64_t label = impl_->ids->Find(id); label >= 0) {
+      impl_->Put(label, vector, buffer);  // existing label: hnswlib updates in place
       return absl::OkStatus();
     }
     impl_->Grow(1);
-    const labeltype label = impl_->id_of.size();
+    const labeltype label = impl_->ids->labels();
     impl_->Put(label, vector, buffer);
-    impl_->id_of.emplace_back(id);
-    impl_->label_of.emplace(std::string(id), label);
+    impl_->ids->Append(std::string(id));
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("HNSW insert of '", std::string(id), "' failed: ", e.what()));
   }
@@ -335,33 +396,23 @@ absl::Status HnswIndex::UpsertBatch(absl::Span<const ItemVector> items) {
   // hnswlib must not insert and update one label at the same time.
   absl::flat_hash_map<labeltype, size_t> item_of_label;
   item_of_label.reserve(items.size());
-  size_t added = 0;
+  IdTable& ids = *impl_->ids;
+  const size_t first_new = ids.labels();
   for (size_t i = 0; i < items.size(); ++i) {
-    auto it = impl_->label_of.find(items[i].id);
-    labeltype label;
-    if (it != impl_->label_of.end()) {
-      label = it->second;
-    } else {
-      label = impl_->id_of.size() + added++;
-      impl_->label_of.emplace(std::string(items[i].id), label);
+    int64_t label = ids.Find(items[i].id);
+    if (label < 0) {
+      label = ids.labels();
+      ids.Append(std::string(items[i].id));
     }
     item_of_label[label] = i;
   }
   std::vector<std::pair<labeltype, size_t>> work(item_of_label.begin(), item_of_label.end());
   std::sort(work.begin(), work.end());  // new labels in order, as single upserts would take them
-  const size_t first_new = impl_->id_of.size();
   try {
-    impl_->Grow(added);
+    impl_->Grow(ids.labels() - first_new);
   } catch (const std::exception& e) {
-    for (size_t i = 0; i < items.size(); ++i) {
-      auto it = impl_->label_of.find(items[i].id);
-      if (it != impl_->label_of.end() && it->second >= first_new) impl_->label_of.erase(it);
-    }
+    ids.Truncate(first_new);
     return absl::ResourceExhaustedError(absl::StrCat("cannot grow the HNSW index: ", e.what()));
-  }
-  impl_->id_of.resize(first_new + added);
-  for (const auto& [label, i] : work) {
-    if (label >= first_new) impl_->id_of[label] = std::string(items[i].id);
   }
 
   std::atomic<size_t> next{0};
@@ -397,34 +448,33 @@ absl::Status HnswIndex::UpsertBatch(absl::Span<const ItemVector> items) {
 
 absl::Status HnswIndex::Remove(std::string_view id) {
   absl::MutexLock lock(&impl_->mu);
-  auto it = impl_->label_of.find(id);
-  if (it == impl_->label_of.end()) {
+  const int64_t label = impl_->ids->Find(id);
+  if (label < 0) {
     return absl::NotFoundError(absl::StrCat("item '", std::string(id), "' is not in the index"));
   }
   try {
-    impl_->graph->markDelete(it->second);
+    impl_->graph->markDelete(label);
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("HNSW delete of '", std::string(id), "' failed: ", e.what()));
   }
-  impl_->id_of[it->second].clear();
-  impl_->label_of.erase(it);
+  impl_->ids->Remove(label);
   ++impl_->removed;
   return absl::OkStatus();
 }
 
 bool HnswIndex::Contains(std::string_view id) const {
   absl::ReaderMutexLock lock(&impl_->mu);
-  return impl_->label_of.contains(id);
+  return impl_->ids->Find(id) >= 0;
 }
 
 absl::StatusOr<std::vector<float>> HnswIndex::GetVector(std::string_view id) const {
   absl::ReaderMutexLock lock(&impl_->mu);
-  auto it = impl_->label_of.find(id);
-  if (it == impl_->label_of.end()) {
+  const int64_t label = impl_->ids->Find(id);
+  if (label < 0) {
     return absl::NotFoundError(absl::StrCat("item '", std::string(id), "' is not in the index"));
   }
   try {
-    return impl_->VectorOf(it->second);
+    return impl_->VectorOf(label);
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("HNSW read of '", std::string(id), "' failed: ", e.what()));
   }
@@ -434,10 +484,10 @@ std::vector<std::vector<float>> HnswIndex::GetVectors(absl::Span<const std::stri
   std::vector<std::vector<float>> out(ids.size());
   absl::ReaderMutexLock lock(&impl_->mu);
   for (size_t i = 0; i < ids.size(); ++i) {
-    auto it = impl_->label_of.find(ids[i]);
-    if (it == impl_->label_of.end()) continue;
+    const int64_t label = impl_->ids->Find(ids[i]);
+    if (label < 0) continue;
     try {
-      out[i] = impl_->VectorOf(it->second);
+      out[i] = impl_->VectorOf(label);
     } catch (const std::exception&) {
       // Marked deleted in the graph: reported as absent, like an unknown id.
     }
@@ -454,7 +504,7 @@ absl::StatusOr<std::vector<IndexHit>> HnswIndex::Search(absl::Span<const float> 
   absl::ReaderMutexLock lock(&impl_->mu);
   const Graph& graph = *impl_->graph;
   std::vector<IndexHit> hits;
-  const size_t live = impl_->label_of.size();
+  const size_t live = impl_->ids->live();
   if (live == 0) return hits;
   const size_t want = std::min<size_t>(k, live);
   const size_t ef = std::max<size_t>(impl_->ef, want);
@@ -462,8 +512,8 @@ absl::StatusOr<std::vector<IndexHit>> HnswIndex::Search(absl::Span<const float> 
   try {
     const tableint entry = DescendToBaseLayer(graph, graph_query);
     if (accept) {
-      const auto& id_of = impl_->id_of;
-      auto keep = [&](labeltype label) { return accept(id_of[label]); };
+      const IdTable& ids = *impl_->ids;
+      auto keep = [&](labeltype label) { return accept(ids.id(label)); };
       found = SearchBaseLayer<true>(graph, entry, graph_query, ef, keep);
     } else {
       found = SearchBaseLayer<false>(graph, entry, graph_query, ef, [](labeltype) { return true; });
@@ -493,7 +543,45 @@ absl::StatusOr<std::vector<IndexHit>> HnswIndex::Search(absl::Span<const float> 
     }
   }
   hits.reserve(scored.size());
-  for (const auto& [score, label] : scored) hits.push_back(IndexHit{impl_->id_of[label], score});
+  for (const auto& [score, label] : scored) hits.push_back(IndexHit{impl_->ids->id(label), score});
+  return hits;
+}
+
+absl::StatusOr<std::vector<IndexHit>> HnswIndex::SearchAmong(
+    absl::Span<const float> query, int k, absl::Span<const std::string> candidates) const {
+  if (k <= 0) return absl::InvalidArgumentError("k must be positive");
+  if (auto s = impl_->CheckDim(query, "query vector"); !s.ok()) return s;
+  const auto ip = impl_->fp32_space->get_dist_func();
+  const void* dim = impl_->fp32_space->get_dist_func_param();
+  absl::ReaderMutexLock lock(&impl_->mu);
+  const Graph& graph = *impl_->graph;
+  // Min-heap of the best k (score, candidate index).
+  std::priority_queue<std::pair<float, size_t>, std::vector<std::pair<float, size_t>>,
+                      std::greater<>>
+      best;
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const int64_t label = impl_->ids->Find(candidates[i]);
+    if (label < 0) continue;
+    const void* v;
+    if (impl_->int8()) {
+      v = impl_->exact.Get(label);
+    } else {
+      auto it = graph.label_lookup_.find(label);
+      if (it == graph.label_lookup_.end()) continue;
+      v = graph.getDataByInternalId(it->second);
+    }
+    const float score = 1.0f - ip(query.data(), v, dim);
+    if (best.size() < static_cast<size_t>(k)) {
+      best.emplace(score, i);
+    } else if (score > best.top().first) {
+      best.pop();
+      best.emplace(score, i);
+    }
+  }
+  std::vector<IndexHit> hits(best.size());
+  for (size_t i = hits.size(); i-- > 0; best.pop()) {
+    hits[i] = IndexHit{candidates[best.top().second], best.top().first};
+  }
   return hits;
 }
 
@@ -543,7 +631,7 @@ absl::StatusOr<std::vector<std::string>> HnswIndex::SaveTo(const std::string& di
                                             " bytes instead of ", ExpectedGraphBytes(graph),
                                             " (disk full?)"));
   }
-  const size_t labels = impl_->id_of.size();
+  const size_t labels = impl_->ids->labels();
   ASSIGN_OR_RETURN(auto ids, RecordWriter::Create(dir + "/" + kIdsFile));
   BufferWriter header;
   header.PutVarint(impl_->int8() ? kIdsFormatQuantized : kIdsFormatFp32);
@@ -555,7 +643,7 @@ absl::StatusOr<std::vector<std::string>> HnswIndex::SaveTo(const std::string& di
   // Ids in chunks of up to 4096 labels per record.
   BufferWriter chunk;
   size_t in_chunk = 0;
-  for (const std::string& id : impl_->id_of) {
+  for (const std::string& id : impl_->ids->ids()) {
     chunk.PutString(id);
     if (++in_chunk == 4096) {
       RETURN_IF_ERROR(ids->Append(chunk.data()));
@@ -618,21 +706,16 @@ absl::Status HnswIndex::LoadFrom(const std::string& dir) {
         "for ", QuantizationName(impl_->options.quantization),
         ": use the quantization it was saved with, or start with an empty data directory"));
   }
-  std::vector<std::string> id_of;
-  StringMap<labeltype> label_of;
-  id_of.reserve(labels);
-  label_of.reserve(labels - std::min(labels, removed));
-  while (id_of.size() < labels) {
+  auto ids = std::make_unique<IdTable>();
+  ids->Reserve(labels, labels - std::min(labels, removed));
+  while (ids->labels() < labels) {
     if (reader->Next(&payload) != RecordReader::Result::kRecord)
       return corrupt(kIdsFile, "truncated");
     BufferReader chunk(payload);
-    while (!chunk.done() && id_of.size() < labels) {
+    while (!chunk.done() && ids->labels() < labels) {
       std::string id;
       if (!chunk.GetString(&id)) return corrupt(kIdsFile, "malformed id");
-      if (!id.empty() && !label_of.emplace(id, id_of.size()).second) {
-        return corrupt(kIdsFile, absl::StrCat("id '", id, "' appears twice"));
-      }
-      id_of.push_back(std::move(id));
+      if (!ids->Append(id)) return corrupt(kIdsFile, absl::StrCat("id '", id, "' appears twice"));
     }
     if (!chunk.done()) return corrupt(kIdsFile, "trailing bytes");
   }
@@ -687,8 +770,7 @@ absl::Status HnswIndex::LoadFrom(const std::string& dir) {
   }
   absl::MutexLock lock(&impl_->mu);
   impl_->graph = std::move(graph);
-  impl_->id_of = std::move(id_of);
-  impl_->label_of = std::move(label_of);
+  impl_->ids = std::move(ids);
   impl_->removed = static_cast<size_t>(removed);
   impl_->exact = std::move(exact);
   return absl::OkStatus();

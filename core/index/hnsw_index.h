@@ -59,6 +59,9 @@ class HnswIndex final : public ItemIndex {
   std::vector<std::vector<float>> GetVectors(absl::Span<const std::string> ids) const override;
   absl::StatusOr<std::vector<IndexHit>> Search(absl::Span<const float> query, int k,
                                                const Accept& accept = nullptr) const override;
+  absl::StatusOr<std::vector<IndexHit>> SearchAmong(
+      absl::Span<const float> query, int k,
+      absl::Span<const std::string> candidates) const override;
   // Files: "hnsw.graph" (hnswlib's saveIndex format) and "hnsw.ids" (the id of every label), and
   // with kInt8 "hnsw.vectors" (the fp32 vectors). A loaded graph keeps the M and
   // ef_construction it was built with. FAILED_PRECONDITION when the snapshot's dimension or

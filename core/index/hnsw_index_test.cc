@@ -1,17 +1,18 @@
 #include "core/index/hnsw_index.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <random>
 #include <thread>
 
-#include <unistd.h>
-
 #include "absl/strings/str_cat.h"
-#include "gmock/gmock.h"
-#include "gtest/gtest.h"
+#include "core/storage/byte_codec.h"
 #include "core/storage/record_file.h"
 #include "core/storage/testing/temp_dir.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
 
 namespace semrec {
 namespace {
@@ -206,6 +207,21 @@ TEST(HnswIndexTest, SaveAndLoadKeepItemsRemovalsAndResults) {
   absl::Status s = other->LoadFrom(dir);
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("16-dimensional"));
+  // An ids file naming one id twice is DATA_LOSS.
+  {
+    auto ids = RecordWriter::Create(dir + "/hnsw.ids");
+    ASSERT_TRUE(ids.ok());
+    BufferWriter header, chunk;
+    for (uint64_t v : {1, kDim, 200, 1}) header.PutVarint(v);
+    for (int i = 0; i < 200; ++i)
+      chunk.PutString(i == 7 ? "" : i == 9 ? "item-8" : absl::StrCat("item-", i));
+    ASSERT_TRUE((*ids)->Append(header.data()).ok());
+    ASSERT_TRUE((*ids)->Append(chunk.data()).ok());
+    ASSERT_TRUE((*ids)->Close(false).ok());
+    absl::Status dup = MakeIndex(kDim)->LoadFrom(dir);
+    EXPECT_EQ(dup.code(), absl::StatusCode::kDataLoss);
+    EXPECT_THAT(std::string(dup.message()), ::testing::HasSubstr("'item-8' appears twice"));
+  }
   // A truncated graph is DATA_LOSS, not a crash.
   ASSERT_EQ(::truncate((dir + "/hnsw.graph").c_str(), 1000), 0);
   EXPECT_EQ(MakeIndex(kDim)->LoadFrom(dir).code(), absl::StatusCode::kDataLoss);
@@ -286,6 +302,44 @@ TEST(HnswIndexTest, FilteredSearchKeepsRecallAtOnePercent) {
   ASSERT_TRUE(hits.ok());
   EXPECT_EQ(hits->size(), 50u);
   for (const auto& h : *hits) EXPECT_EQ(std::stoi(h.id.substr(5)) % 2, 1) << h.id;
+}
+
+TEST(HnswIndexTest, SearchAmongIsExactOverTheCandidates) {
+  for (auto quantization : {HnswIndex::Quantization::kNone, HnswIndex::Quantization::kInt8}) {
+    constexpr int kDim = 48;
+    std::mt19937 rng(25);
+    auto index = MakeIndex(kDim, 16, quantization);
+    std::vector<std::vector<float>> vecs;
+    for (int i = 0; i < 1000; ++i) {
+      vecs.push_back(RandomUnit(rng, kDim));
+      ASSERT_TRUE(index->Upsert(absl::StrCat("item-", i), vecs.back()).ok());
+    }
+    ASSERT_TRUE(index->Remove("item-30").ok());
+    std::vector<std::string> candidates = {"missing", "item-30"};
+    for (int i = 0; i < 1000; i += 10) candidates.push_back(absl::StrCat("item-", i));
+    const auto query = RandomUnit(rng, kDim);
+    std::vector<std::pair<float, std::string>> exact;
+    for (int i = 0; i < 1000; i += 10) {
+      if (i != 30) exact.push_back({Dot(query, vecs[i]), absl::StrCat("item-", i)});
+    }
+    std::sort(exact.begin(), exact.end(), std::greater<>());
+    auto hits = index->SearchAmong(query, 5, candidates);
+    ASSERT_TRUE(hits.ok()) << hits.status();
+    ASSERT_EQ(hits->size(), 5u);
+    for (int j = 0; j < 5; ++j) {
+      EXPECT_EQ((*hits)[j].id, exact[j].second);
+      EXPECT_NEAR((*hits)[j].score, exact[j].first, 1e-5);
+    }
+    // Fewer candidates than k: all of them. The interface's default gives the same answer.
+    auto few = index->SearchAmong(query, 10, {"item-1", "item-2"});
+    ASSERT_TRUE(few.ok());
+    EXPECT_EQ(few->size(), 2u);
+    auto by_default = index->ItemIndex::SearchAmong(query, 5, candidates);
+    ASSERT_TRUE(by_default.ok());
+    for (int j = 0; j < 5; ++j) EXPECT_EQ((*by_default)[j].id, (*hits)[j].id);
+    EXPECT_EQ(index->SearchAmong(query, 0, candidates).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
 }
 
 TEST(HnswIndexTest, UpsertBatchInsertsInParallelAndLaterDuplicatesWin) {
