@@ -150,6 +150,18 @@ TEST_F(ReplicationTest, ReplicasShareUsersCatalogAndSignals) {
   ASSERT_EQ(dup.results_size(), 1);
   EXPECT_EQ(dup.results(0).outcome(), v1::DUPLICATE);
 
+  // A user deleted through one replica is gone everywhere; the feed never held them.
+  {
+    grpc::ClientContext ctx;
+    v1::DeleteUserRequest req;
+    req.set_user_id("ryw-user");
+    v1::DeleteUserResponse resp;
+    ASSERT_TRUE(b.recommender->DeleteUser(&ctx, req, &resp).ok());
+    EXPECT_TRUE(resp.deleted());
+    EXPECT_TRUE(resp.erased_from_storage()) << resp.message();
+    EXPECT_EQ(EventCount(a, "ryw-user"), -1);
+  }
+
   // No lost updates: 8 callers on each replica write one user concurrently.
   constexpr int kCallersPerReplica = 8, kEventsPerCaller = 20;
   std::atomic<int> acknowledged{0}, failed{0};

@@ -890,6 +890,13 @@ absl::StatusOr<DeleteUserResult> Engine::DeleteUser(const std::string& user_id) 
     ASSIGN_OR_RETURN(result.deleted, users_->Delete(user_id));
   }
   const char* store = users_->StoresProfilesInProcess() ? "memory" : "the shared user store";
+  if (!wal_ && !users_->StoresProfilesInProcess()) {
+    // The profile was the only place: the replication feed and its snapshots hold no user data.
+    result.erased_from_storage = result.deleted;
+    result.message = absl::StrCat("erased from ", store,
+                                  " (the replication feed and snapshots hold no user data)");
+    return result;
+  }
   if (!wal_) {
     result.message = absl::StrCat("erased from ", store,
                                   " (no data directory: nothing about the user was on disk)");
