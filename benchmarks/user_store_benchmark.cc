@@ -54,7 +54,7 @@ MadeStore MakeStore(bool redis) {
   if (redis) {
     RedisUserStoreOptions o;
     const char* url = std::getenv("SEMREC_REDIS_URL");
-    o.url = url ? url : "redis://127.0.0.1:6379";
+    o.redis.url = url ? url : "redis://127.0.0.1:6379";
     o.key_prefix = "semrec_bench";
     auto s = RedisUserStore::Create(UserModelOptions(), o);
     if (!s.ok()) {

@@ -174,11 +174,11 @@ int main(int argc, char** argv) {
   options.durability.snapshot_log_bytes =
       static_cast<uint64_t>(std::max<int64_t>(0, absl::GetFlag(FLAGS_snapshot_log_bytes)));
   if (const std::string store = absl::GetFlag(FLAGS_user_store); store.rfind("redis://", 0) == 0) {
-    options.redis_user_store.url = store;
-    options.redis_user_store.pool_size =
+    options.redis_user_store.redis.url = store;
+    options.redis_user_store.redis.pool_size =
         static_cast<size_t>(std::max(0, absl::GetFlag(FLAGS_redis_pool_size)));
-    options.redis_user_store.command_timeout = absl::GetFlag(FLAGS_redis_timeout);
-    options.redis_user_store.connect_timeout = absl::GetFlag(FLAGS_redis_timeout);
+    options.redis_user_store.redis.command_timeout = absl::GetFlag(FLAGS_redis_timeout);
+    options.redis_user_store.redis.connect_timeout = absl::GetFlag(FLAGS_redis_timeout);
     options.redis_user_store.profile_ttl = absl::GetFlag(FLAGS_redis_profile_ttl);
     options.redis_user_store.key_prefix = absl::GetFlag(FLAGS_redis_key_prefix);
     options.replication.work_dir = absl::GetFlag(FLAGS_replica_dir);

@@ -100,7 +100,7 @@ absl::Status ServerOptions::Validate() const {
   }
   RETURN_IF_ERROR(batching.Validate());
   if (!durability.data_dir.empty()) RETURN_IF_ERROR(durability.Validate());
-  if (!redis_user_store.url.empty()) {
+  if (!redis_user_store.redis.url.empty()) {
     RETURN_IF_ERROR(redis_user_store.Validate());
     if (!durability.data_dir.empty()) {
       return absl::InvalidArgumentError(
@@ -147,13 +147,13 @@ absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerOptions
   ASSIGN_OR_RETURN(std::unique_ptr<HnswIndex> index, HnswIndex::Create(index_options));
   std::unique_ptr<UserStore> users;
   std::shared_ptr<ChangeFeed> feed;
-  if (options.redis_user_store.url.empty()) {
+  if (options.redis_user_store.redis.url.empty()) {
     users = std::make_unique<InMemoryUserStore>(options.engine.user);
   } else {
     // One connection pool for the profiles and the feed. Redis must answer now: a replica
     // without it has neither catalog nor users (the orchestrator restarts it with back-off).
     ASSIGN_OR_RETURN(std::shared_ptr<const RedisClient> redis,
-                     RedisClient::Create(options.redis_user_store.redis(), "shared state"));
+                     RedisClient::Create(options.redis_user_store.redis, "shared state"));
     ASSIGN_OR_RETURN(users,
                      RedisUserStore::Create(options.engine.user, options.redis_user_store, redis));
     ASSIGN_OR_RETURN(feed, RedisChangeFeed::Create(redis, options.redis_user_store.key_prefix));

@@ -45,7 +45,7 @@ void BackOff(int attempt) {
 }  // namespace
 
 absl::Status RedisUserStoreOptions::Validate() const {
-  RETURN_IF_ERROR(redis().Validate());
+  RETURN_IF_ERROR(redis.Validate());
   if (profile_ttl != absl::ZeroDuration() && profile_ttl < absl::Milliseconds(1)) {
     return absl::InvalidArgumentError("redis profile_ttl must be zero (never) or at least 1ms");
   }
@@ -57,18 +57,11 @@ absl::Status RedisUserStoreOptions::Validate() const {
   return absl::OkStatus();
 }
 
-RedisOptions RedisUserStoreOptions::redis() const {
-  return RedisOptions{.url = url,
-                      .pool_size = pool_size,
-                      .connect_timeout = connect_timeout,
-                      .command_timeout = command_timeout};
-}
-
 absl::StatusOr<std::unique_ptr<RedisUserStore>> RedisUserStore::Create(
     UserModelOptions model_options, RedisUserStoreOptions options) {
   RETURN_IF_ERROR(options.Validate());
   ASSIGN_OR_RETURN(std::shared_ptr<const RedisClient> client,
-                   RedisClient::Create(options.redis(), "user store"));
+                   RedisClient::Create(options.redis, "user store"));
   return Create(std::move(model_options), std::move(options), std::move(client));
 }
 
@@ -129,7 +122,7 @@ absl::StatusOr<std::vector<bool>> RedisUserStore::ApplyEvents(
   {
     absl::MutexLock lock(&stripe.mu);
     const auto idle = +[](WriterStripe* s) ABSL_NO_THREAD_SAFETY_ANALYSIS { return !s->busy; };
-    if (!stripe.mu.AwaitWithTimeout(absl::Condition(idle, &stripe), options_.command_timeout)) {
+    if (!stripe.mu.AwaitWithTimeout(absl::Condition(idle, &stripe), client_->options().command_timeout)) {
       return absl::UnavailableError(absl::StrCat(
           where, ": another write of this user's profile is still waiting for Redis"));
     }

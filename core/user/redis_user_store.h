@@ -5,7 +5,7 @@
 // processes never lose an update; nothing is cached, so every replica reads its own and the
 // others' acknowledged writes.
 //
-//   ASSIGN_OR_RETURN(auto store, RedisUserStore::Create(model_options, {.url = "redis://r:6379"}));
+//   ASSIGN_OR_RETURN(auto store, RedisUserStore::Create(model_options, {.redis = {.url = "redis://r:6379"}}));
 //   ASSIGN_OR_RETURN(auto applied, store->ApplyEvents("u1", events));  // UNAVAILABLE: Redis down
 //   ASSIGN_OR_RETURN(auto profile, store->Get("u1"));
 //
@@ -29,13 +29,9 @@
 namespace semrec {
 
 struct RedisUserStoreOptions {
-  // redis://[[user]:password@]host[:port][/db]; port 6379 and database 0 when absent.
-  std::string url;
-  size_t pool_size = 8;                                      // connections per process, 1..1024
-  absl::Duration connect_timeout = absl::Milliseconds(500);  // per connection attempt
-  // Per command; also the longest wait for a free connection or for this process's other writer
-  // of the same user.
-  absl::Duration command_timeout = absl::Milliseconds(500);
+  // The connection (URL, pool size, timeouts); the command timeout also bounds the wait for this
+  // process's other writer of the same user. Used by Create without a shared client.
+  RedisOptions redis;
   // A profile expires this long after its last write; zero: never. size() does not see expiries.
   absl::Duration profile_ttl = absl::ZeroDuration();
   // Optimistic transaction attempts per ApplyEvents before it gives up with ABORTED.
@@ -45,7 +41,6 @@ struct RedisUserStoreOptions {
   std::string key_prefix = "semrec";
 
   absl::Status Validate() const;
-  RedisOptions redis() const;  // the connection part
 };
 
 class RedisUserStore final : public UserStore {

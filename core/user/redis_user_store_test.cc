@@ -104,11 +104,11 @@ class RedisUserStoreTest : public ::testing::Test {
   // A store with keys of its own (prefix: the test's name), so tests do not see each other.
   static RedisUserStoreOptions Options(const RedisServer& server) {
     RedisUserStoreOptions o;
-    o.url = server.url();
+    o.redis.url = server.url();
     o.key_prefix =
         std::string("t_") + ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    o.connect_timeout = absl::Milliseconds(300);
-    o.command_timeout = absl::Milliseconds(300);
+    o.redis.connect_timeout = absl::Milliseconds(300);
+    o.redis.command_timeout = absl::Milliseconds(300);
     return o;
   }
   static std::unique_ptr<RedisUserStore> NewStore(const RedisUserStoreOptions& o) {
@@ -287,16 +287,16 @@ TEST_F(RedisUserStoreTest, CreateChecksTheUrlAndThatRedisAnswers) {
   for (const char* url : {"", "http://127.0.0.1:6379", "redis://", "redis://host:notaport",
                           "redis://host:70000", "redis://host:1/x", "redis://pw@host"}) {
     RedisUserStoreOptions o;
-    o.url = url;
+    o.redis.url = url;
     EXPECT_EQ(RedisUserStore::Create(UserModelOptions(), o).status().code(),
               absl::StatusCode::kInvalidArgument)
         << url;
   }
   RedisUserStoreOptions o;
-  o.url = "redis://127.0.0.1:" + std::to_string(testing_redis::FreeLoopbackPort());
+  o.redis.url = "redis://127.0.0.1:" + std::to_string(testing_redis::FreeLoopbackPort());
   auto s = RedisUserStore::Create(UserModelOptions(), o);
   EXPECT_EQ(s.status().code(), absl::StatusCode::kUnavailable) << s.status();
-  o.url = server_->url() + "/3";  // a database number
+  o.redis.url = server_->url() + "/3";  // a database number
   o.key_prefix = "t_db";
   auto db3 = RedisUserStore::Create(UserModelOptions(), o);
   ASSERT_TRUE(db3.ok()) << db3.status();
