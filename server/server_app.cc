@@ -293,6 +293,7 @@ absl::Status ServerApp::LoadCatalog() {
       if (s.code() == absl::StatusCode::kDataLoss) return s;
       Logger()->info("catching up with the replication feed: {}", std::string(s.message()));
       if (!server_) return absl::CancelledError("shut down while catching up");
+      if (s.code() != absl::StatusCode::kDeadlineExceeded) absl::SleepFor(absl::Seconds(1));
     }
     Logger()->info("caught up with the replication feed in {:.2f}s ({} items)",
                    absl::ToDoubleSeconds(absl::Now() - start), engine_->Stats().items);
