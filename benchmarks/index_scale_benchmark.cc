@@ -331,63 +331,78 @@ json BuildMissing(const Cache& cache, size_t n, int dim, std::vector<float>* ite
                   {"loadavg_before", load_before},
                   {"loadavg_after", LoadAverage()}};
     cache.SaveBuild(build);
-    std::printf("  %-22s %8.1f s  (%.0f items/s, load average before %s, after %s)\n", key.c_str(),
-                seconds, n / seconds, load_before.c_str(), LoadAverage().c_str());
+    std::printf("  %-26s %8.1f s  (%.0f items/s)\n", key.c_str(), seconds, n / seconds);
     std::fflush(stdout);
   };
 
-  if (!build.contains("raw_hnswlib")) {
+  // The three indexes are built together, one batch of kBuildBatch items into each in turn
+  // (the order rotating), so a change in the machine's load touches all three alike.
+  const bool complete = build.contains("raw_hnswlib") && build.contains("semrec_fp32") &&
+                        build.contains("semrec_int8") &&
+                        ::access((cache.fp32_dir() + "/hnsw.ids").c_str(), R_OK) == 0 &&
+                        ::access((cache.int8_dir() + "/hnsw.ids").c_str(), R_OK) == 0;
+  if (!complete) {
+    constexpr size_t kBuildBatch = 10000;
     ensure_items();
-    std::printf("building raw hnswlib (addPoint, %d threads)...\n", threads);
-    std::fflush(stdout);
-    hnswlib::InnerProductSpace space(dim);
-    const std::string before = LoadAverage();
-    auto t = Clock::now();
-    auto raw = std::make_unique<hnswlib::HierarchicalNSW<float>>(
-        &space, n, absl::GetFlag(FLAGS_m), absl::GetFlag(FLAGS_ef_construction), 100);
-    ParallelFor(n, threads, [&](size_t i) { raw->addPoint(&(*items)[i * dim], i); });
-    record("raw_hnswlib", Seconds(t), before);
-  }
-  const std::pair<const char*, HnswIndex::Quantization> kinds[] = {
-      {"semrec_fp32", HnswIndex::Quantization::kNone},
-      {"semrec_int8", HnswIndex::Quantization::kInt8}};
-  for (const auto& [key, quantization] : kinds) {
-    const std::string dir =
-        quantization == HnswIndex::Quantization::kInt8 ? cache.int8_dir() : cache.fp32_dir();
-    if (build.contains(key) && ::access((dir + "/hnsw.ids").c_str(), R_OK) == 0) continue;
-    ensure_items();
-    std::printf("building %s (UpsertBatch of 10000 items, %d threads)...\n", key, threads);
+    std::printf("building raw hnswlib (addPoint), semrec fp32 and semrec int8 (UpsertBatch) in "
+                "turns of %zu items, %d threads each...\n", kBuildBatch, threads);
     std::fflush(stdout);
     std::vector<std::string> ids(n);
     for (size_t i = 0; i < n; ++i) ids[i] = ItemId(i);
+    hnswlib::InnerProductSpace space(dim);
+    auto raw = std::make_unique<hnswlib::HierarchicalNSW<float>>(
+        &space, n, absl::GetFlag(FLAGS_m), absl::GetFlag(FLAGS_ef_construction), 100);
+    auto fp32 = std::move(HnswIndex::Create(IndexOptions(dim, n, HnswIndex::Quantization::kNone)))
+                    .value();
+    auto int8 = std::move(HnswIndex::Create(IndexOptions(dim, n, HnswIndex::Quantization::kInt8)))
+                    .value();
+    double seconds[3] = {0, 0, 0};  // raw, fp32, int8
     const std::string before = LoadAverage();
-    auto t = Clock::now();
-    auto index = std::move(HnswIndex::Create(IndexOptions(dim, n, quantization))).value();
+    auto start = Clock::now();
     std::vector<ItemVector> batch;
-    for (size_t first = 0; first < n; first += 10000) {
+    for (size_t first = 0, turn = 0; first < n; first += kBuildBatch, ++turn) {
+      const size_t last = std::min(n, first + kBuildBatch);
       batch.clear();
-      for (size_t i = first; i < std::min(n, first + 10000); ++i) {
+      for (size_t i = first; i < last; ++i) {
         batch.push_back({ids[i], absl::MakeConstSpan(&(*items)[i * dim], dim)});
       }
-      if (absl::Status s = index->UpsertBatch(batch); !s.ok()) {
-        std::fprintf(stderr, "build failed: %s\n", s.ToString().c_str());
-        std::exit(1);
+      for (int step = 0; step < 3; ++step) {
+        const int which = static_cast<int>((turn + step) % 3);
+        auto t = Clock::now();
+        if (which == 0) {
+          ParallelFor(last - first, threads,
+                      [&](size_t i) { raw->addPoint(&(*items)[(first + i) * dim], first + i); });
+        } else if (absl::Status s = (which == 1 ? fp32 : int8)->UpsertBatch(batch); !s.ok()) {
+          std::fprintf(stderr, "build failed: %s\n", s.ToString().c_str());
+          std::exit(1);
+        }
+        seconds[which] += Seconds(t);
+      }
+      if ((turn + 1) % std::max<size_t>(1, n / kBuildBatch / 10) == 0 || last == n) {
+        std::printf("  %7zu items: raw %.0f s, fp32 %.0f s, int8 %.0f s (%.0f s in all, load "
+                    "average %s)\n", last, seconds[0], seconds[1], seconds[2], Seconds(start),
+                    LoadAverage().c_str());
+        std::fflush(stdout);
       }
     }
-    const double seconds = Seconds(t);
-    (void)RemoveTree(dir);
-    if (absl::Status s = MakeDirectories(dir); !s.ok()) {
-      std::fprintf(stderr, "%s\n", s.ToString().c_str());
-      std::exit(1);
+    raw.reset();
+    const char* keys[3] = {"raw_hnswlib", "semrec_fp32", "semrec_int8"};
+    for (int which = 0; which < 3; ++which) record(keys[which], seconds[which], before);
+    for (int which = 1; which < 3; ++which) {
+      const std::string dir = which == 1 ? cache.fp32_dir() : cache.int8_dir();
+      (void)RemoveTree(dir);
+      if (absl::Status s = MakeDirectories(dir); !s.ok()) {
+        std::fprintf(stderr, "%s\n", s.ToString().c_str());
+        std::exit(1);
+      }
+      auto save_start = Clock::now();
+      if (auto files = (which == 1 ? fp32 : int8)->SaveTo(dir); !files.ok()) {
+        std::fprintf(stderr, "save failed: %s\n", files.status().ToString().c_str());
+        std::exit(1);
+      }
+      build[keys[which]]["save_seconds"] = Seconds(save_start);
+      cache.SaveBuild(build);
     }
-    auto save_start = Clock::now();
-    if (auto files = index->SaveTo(dir); !files.ok()) {
-      std::fprintf(stderr, "save failed: %s\n", files.status().ToString().c_str());
-      std::exit(1);
-    }
-    record(key, seconds, before);
-    build[key]["save_seconds"] = Seconds(save_start);
-    cache.SaveBuild(build);
   }
   if (absl::GetFlag(FLAGS_build_single) && !build.contains("semrec_fp32_single_upserts")) {
     ensure_items();
