@@ -12,6 +12,7 @@
 
 #include "core/common/status_macros.h"
 #include "core/common/string_map.h"
+#include "core/index/fp32_kernels.h"
 #include "core/index/int8_codes.h"
 #include "core/storage/byte_codec.h"
 #include "core/storage/record_file.h"
@@ -27,6 +28,37 @@ using Graph = hnswlib::HierarchicalNSW<float>;
 using hnswlib::labeltype;
 using hnswlib::tableint;
 using Quantization = HnswIndex::Quantization;
+
+// The fp32 space: hnswlib's inner-product space, with the widest kernel this CPU runs
+// (fp32_kernels.h) when hnswlib was compiled for less.
+class Fp32Space final : public hnswlib::SpaceInterface<float> {
+ public:
+  explicit Fp32Space(int dim) : hnswlib_(dim), dim_(dim), kernel_(BestFp32Kernel()) {}
+  size_t get_data_size() override { return dim_ * sizeof(float); }
+  hnswlib::DISTFUNC<float> get_dist_func() override {
+    return kernel_ ? kernel_->distance : hnswlib_.get_dist_func();
+  }
+  void* get_dist_func_param() override {
+    return kernel_ ? static_cast<void*>(&dim_) : hnswlib_.get_dist_func_param();
+  }
+  std::string name() const {
+    if (kernel_) return absl::StrCat("fp32-", kernel_->name);
+#if defined(USE_AVX512)
+    return "fp32-hnswlib-avx512";
+#elif defined(USE_AVX)
+    return "fp32-hnswlib-avx";
+#elif defined(USE_SSE)
+    return "fp32-hnswlib-sse";
+#else
+    return "fp32-hnswlib";
+#endif
+  }
+
+ private:
+  hnswlib::InnerProductSpace hnswlib_;
+  size_t dim_;
+  const Fp32Kernel* kernel_;
+};
 
 // The int8 space: vectors stored as int8_codes.h encodes them, compared by int8 inner product.
 class Int8Space final : public hnswlib::SpaceInterface<float> {
@@ -240,7 +272,7 @@ struct HnswIndex::Impl {
   Options options;
   std::unique_ptr<hnswlib::SpaceInterface<float>> space;  // the graph's
   // fp32 inner products: the graph's space without quantization, else exact rescoring.
-  std::unique_ptr<hnswlib::InnerProductSpace> fp32_space;
+  std::unique_ptr<Fp32Space> fp32_space;
 
   mutable absl::Mutex mu;
   std::unique_ptr<Graph> graph ABSL_GUARDED_BY(mu);
@@ -311,11 +343,11 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Create(const Options& opti
     return absl::InvalidArgumentError("index insert_threads must be positive");
   }
   auto impl = std::make_unique<Impl>(options);
-  impl->fp32_space = std::make_unique<hnswlib::InnerProductSpace>(options.dimension);
+  impl->fp32_space = std::make_unique<Fp32Space>(options.dimension);
   if (options.quantization == Quantization::kInt8) {
     impl->space = std::make_unique<Int8Space>(options.dimension);
   } else {
-    impl->space = std::make_unique<hnswlib::InnerProductSpace>(options.dimension);
+    impl->space = std::make_unique<Fp32Space>(options.dimension);
   }
   try {
     absl::MutexLock lock(&impl->mu);
@@ -335,15 +367,7 @@ HnswIndex::Quantization HnswIndex::quantization() const { return impl_->options.
 
 std::string HnswIndex::kernel_name() const {
   if (impl_->int8()) return absl::StrCat("int8-", BestInt8Kernel().name);
-#if defined(USE_AVX512)
-  return "fp32-hnswlib-avx512";
-#elif defined(USE_AVX)
-  return "fp32-hnswlib-avx";
-#elif defined(USE_SSE)
-  return "fp32-hnswlib-sse";
-#else
-  return "fp32-hnswlib-scalar";
-#endif
+  return impl_->fp32_space->name();
 }
 
 size_t HnswIndex::size() const {

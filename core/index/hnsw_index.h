@@ -74,7 +74,8 @@ class HnswIndex final : public ItemIndex {
   void SetSearchEf(int ef);
 
   Quantization quantization() const;
-  // Name of the distance kernel searches use, e.g. "hnswlib-sse" or "int8-avx512vnni".
+  // Name of the distance kernel searches use: "fp32-avx512", "fp32-avx2", "fp32-hnswlib-sse"
+  // (hnswlib's, chosen when it was compiled), "int8-avx512vnni", "int8-avx2", "int8-portable".
   std::string kernel_name() const;
 
   // Slots held by removed items (hnswlib marks them deleted; they still take memory).
