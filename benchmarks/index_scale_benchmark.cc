@@ -54,6 +54,10 @@
 ABSL_FLAG(int64_t, n, 100000, "Items in the index");
 ABSL_FLAG(int, dim, 384, "Vector dimension");
 ABSL_FLAG(int, m, 16, "HNSW M");
+ABSL_FLAG(int, latent_dim, 0,
+          "0: isotropic random unit vectors; else vectors from a subspace of this dimension plus "
+          "noise (closer to text embeddings)");
+ABSL_FLAG(double, latent_noise, 0.3, "With --latent_dim: isotropic noise, relative");
 ABSL_FLAG(int, ef_construction, 200, "HNSW ef_construction");
 ABSL_FLAG(int, build_threads, 2, "Threads that build each index");
 ABSL_FLAG(int, queries, 1000, "Queries (random unit vectors) for search and recall");
@@ -135,20 +139,40 @@ void ParallelFor(size_t n, int threads, const std::function<void(size_t)>& fn) {
   for (auto& t : pool) t.join();
 }
 
-// n random unit vectors, the same for every thread count (each chunk has its own seed).
+// n random unit vectors, the same for every thread count (each chunk has its own seed):
+// isotropic (--latent_dim=0: the hardest case, every direction as likely) or drawn from a
+// --latent_dim-dimensional subspace plus isotropic noise (--latent_noise of each component's
+// spread), closer to text embeddings, whose intrinsic dimension is low.
 std::vector<float> RandomUnitVectors(size_t n, int dim, uint64_t seed, int threads) {
   constexpr size_t kChunk = 4096;
+  const int rank = absl::GetFlag(FLAGS_latent_dim);
+  const float noise = static_cast<float>(absl::GetFlag(FLAGS_latent_noise));
+  std::vector<float> basis;  // dim x rank, the same for items and queries
+  if (rank > 0) {
+    std::mt19937_64 rng(77);
+    std::normal_distribution<float> normal(0.0f, 1.0f / std::sqrt(static_cast<float>(rank)));
+    basis.resize(size_t(dim) * rank);
+    for (float& x : basis) x = normal(rng);
+  }
   std::vector<float> out(n * dim);
   ParallelFor((n + kChunk - 1) / kChunk, threads, [&](size_t c) {
     std::mt19937_64 rng(seed * 1000003 + c);
     std::normal_distribution<float> normal;
+    std::vector<float> z(rank);
     for (size_t i = c * kChunk; i < std::min(n, (c + 1) * kChunk); ++i) {
       float* v = &out[i * dim];
-      double norm = 0;
-      for (int j = 0; j < dim; ++j) {
-        v[j] = normal(rng);
-        norm += double{v[j]} * v[j];
+      if (rank > 0) {
+        for (float& x : z) x = normal(rng);
+        for (int j = 0; j < dim; ++j) {
+          float x = noise * normal(rng);
+          for (int r = 0; r < rank; ++r) x += basis[size_t(j) * rank + r] * z[r];
+          v[j] = x;
+        }
+      } else {
+        for (int j = 0; j < dim; ++j) v[j] = normal(rng);
       }
+      double norm = 0;
+      for (int j = 0; j < dim; ++j) norm += double{v[j]} * v[j];
       for (int j = 0; j < dim; ++j) v[j] = static_cast<float>(v[j] / std::sqrt(norm));
     }
   });
@@ -491,15 +515,20 @@ int Run() {
   if (root.empty())
     root =
         std::getenv("SEMREC_BENCH_CACHE") ? std::getenv("SEMREC_BENCH_CACHE") : "/tmp/semrec-bench";
-  Cache cache{absl::StrCat(root, "/n", n, "-d", dim, "-m", m, "-efc",
-                           absl::GetFlag(FLAGS_ef_construction), "-s", kItemSeed)};
+  const int latent = absl::GetFlag(FLAGS_latent_dim);
+  Cache cache{absl::StrCat(
+      root, "/n", n, "-d", dim, "-m", m, "-efc", absl::GetFlag(FLAGS_ef_construction), "-s",
+      kItemSeed,
+      latent > 0 ? absl::StrCat("-latent", latent, "-noise", absl::GetFlag(FLAGS_latent_noise))
+                 : "")};
   if (absl::GetFlag(FLAGS_rebuild)) (void)RemoveTree(cache.dir);
   if (absl::Status s = MakeDirectories(cache.dir); !s.ok()) {
     std::fprintf(stderr, "%s\n", s.ToString().c_str());
     return 1;
   }
-  std::printf("semrec index at scale: %zu items x %d dims, M=%d, ef_construction=%d, k=%d\n", n,
-              dim, m, absl::GetFlag(FLAGS_ef_construction), kK);
+  std::printf("semrec index at scale: %zu items x %d dims (%s), M=%d, ef_construction=%d, k=%d\n",
+              n, dim, latent > 0 ? absl::StrCat("latent ", latent).c_str() : "isotropic", m,
+              absl::GetFlag(FLAGS_ef_construction), kK);
   std::printf("machine: %s, %u cpus, load average %s; build flags: %s; cache %s\n",
               CpuModel().c_str(), std::thread::hardware_concurrency(), LoadAverage().c_str(),
               kBuildFlavour, cache.dir.c_str());
@@ -659,7 +688,12 @@ int Run() {
 
   // --- report ----------------------------------------------------------------------------------
   const double bound = 1.15 * (4.0 * dim + 8.0 * m + 12);
+  const std::string data = latent > 0
+                               ? absl::StrCat("latent subspace of ", latent, " dims + noise ",
+                                              absl::GetFlag(FLAGS_latent_noise))
+                               : "isotropic random unit vectors";
   json report = {{"items", n},
+                 {"data", data},
                  {"dim", dim},
                  {"m", m},
                  {"ef_construction", absl::GetFlag(FLAGS_ef_construction)},
