@@ -200,9 +200,16 @@ grpc::Status CatalogService::UpsertItems(grpc::ServerContext* ctx,
   ExpensiveCall call(admission_, ctx);
   if (!call.admission().ok()) return ToGrpcStatus(call.admission());
   std::vector<Item> items;
+  std::vector<std::vector<float>> embeddings;
   items.reserve(req->items_size());
-  for (const auto& p : req->items()) items.push_back(ItemFromProto(p));
-  auto result = engine_.UpsertItems(std::move(items));
+  for (const auto& p : req->items()) {
+    items.push_back(ItemFromProto(p));
+    if (p.embedding_size() > 0) {
+      embeddings.resize(req->items_size());
+      embeddings[items.size() - 1].assign(p.embedding().begin(), p.embedding().end());
+    }
+  }
+  auto result = engine_.UpsertItems(std::move(items), std::move(embeddings));
   if (!result.ok()) return ToGrpcStatus(result.status());
   resp->set_created(result->created);
   resp->set_updated(result->updated);

@@ -918,11 +918,34 @@ absl::StatusOr<DeleteUserResult> Engine::DeleteUser(const std::string& user_id) 
   return result;
 }
 
-absl::StatusOr<UpsertResult> Engine::UpsertItems(std::vector<Item> items) {
+absl::StatusOr<UpsertResult> Engine::UpsertItems(std::vector<Item> items,
+                                                 std::vector<std::vector<float>> embeddings) {
   if (items.empty()) return absl::InvalidArgumentError("items is empty");
   if (items.size() > options_.max_items_per_upsert) {
     return absl::InvalidArgumentError(absl::StrCat(items.size(), " items in one request; the limit is ",
                                                    options_.max_items_per_upsert));
+  }
+  if (!embeddings.empty() && embeddings.size() != items.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(embeddings.size(), " embeddings for ",
+                                                   items.size(), " items"));
+  }
+  embeddings.resize(items.size());
+  for (size_t i = 0; i < embeddings.size(); ++i) {
+    std::vector<float>& e = embeddings[i];
+    if (e.empty()) continue;
+    if (static_cast<int>(e.size()) != encoder_->dimension()) {
+      return absl::InvalidArgumentError(absl::StrCat("items[", i, "].embedding has ", e.size(),
+                                                     " values; the model's dimension is ",
+                                                     encoder_->dimension()));
+    }
+    double norm = 0;
+    for (float x : e) norm += static_cast<double>(x) * x;
+    if (!std::isfinite(norm) || norm <= 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("items[", i, "].embedding must be finite and not all zero"));
+    }
+    const float scale = static_cast<float>(1.0 / std::sqrt(norm));
+    for (float& x : e) x *= scale;
   }
   StringViewSet ids;
   for (size_t i = 0; i < items.size(); ++i) {
@@ -956,20 +979,33 @@ absl::StatusOr<UpsertResult> Engine::UpsertItems(std::vector<Item> items) {
   std::vector<std::vector<float>> vectors;  // per write; empty: keeps its vector
   std::vector<size_t> to_embed;             // positions in `writes`
   std::vector<std::string> texts;
-  for (Item& item : items) {
+  for (size_t i = 0; i < items.size(); ++i) {
+    Item& item = items[i];
     auto existing = catalog_.Get(item.id);
     const bool indexed = existing && index_->Contains(item.id);
+    if (!embeddings[i].empty()) {
+      if (indexed && *existing == item) {
+        auto current = index_->GetVector(item.id);
+        if (current.ok() && *current == embeddings[i]) {
+          ++result.unchanged;
+          continue;
+        }
+      }
+      vectors.push_back(std::move(embeddings[i]));  // given: nothing to embed
+      writes.push_back(std::move(item));
+      continue;
+    }
     if (indexed && *existing == item) {
       ++result.unchanged;
       continue;
     }
+    vectors.emplace_back();
     if (!indexed || existing->text != item.text) {
       to_embed.push_back(writes.size());
       texts.push_back(item.text);
     }
     writes.push_back(std::move(item));
   }
-  vectors.resize(writes.size());
   if (!texts.empty()) {
     StageTimer t(*this, kEncode);
     ASSIGN_OR_RETURN(auto vecs, encoder_->Encode(texts, TextKind::kDocument));

@@ -267,7 +267,10 @@ class Engine {
   // user is written and the older snapshots and log segments holding their events are deleted.
   absl::StatusOr<DeleteUserResult> DeleteUser(const std::string& user_id);
 
-  absl::StatusOr<UpsertResult> UpsertItems(std::vector<Item> items);
+  // `embeddings`: empty, or one per item, each empty (the text is embedded) or a precomputed
+  // embedding of the encoder's dimension (normalized here; the text is not embedded).
+  absl::StatusOr<UpsertResult> UpsertItems(std::vector<Item> items,
+                                           std::vector<std::vector<float>> embeddings = {});
   absl::StatusOr<DeleteItemsResult> DeleteItems(const std::vector<std::string>& ids);
   absl::StatusOr<ItemInfo> GetItem(const std::string& id) const;
   EngineStats Stats() const;

@@ -418,3 +418,35 @@ TEST(EngineStageMetricsTest, EveryStageIsTimed) {
 
 }  // namespace
 }  // namespace semrec
+
+namespace semrec {
+namespace {
+
+TEST_F(EngineTest, PrecomputedEmbeddingsSkipTheEncoderAndAreValidated) {
+  std::vector<float> e(kDim, 0.0f);
+  e[3] = 2.0f;  // normalized by the engine
+  std::vector<Item> items = {{"pre-1", "any text at all", {}, {}}, {"pre-2", "other text", {}, {}}};
+  const int calls_before = encoder_->calls();
+  auto up = engine_->UpsertItems(items, {e, e});
+  ASSERT_TRUE(up.ok()) << up.status();
+  EXPECT_EQ(up->created, 2);
+  EXPECT_EQ(encoder_->calls(), calls_before) << "the texts were embedded anyway";
+  auto similar = engine_->SimilarItems({.item_id = "pre-1", .k = 1});
+  ASSERT_TRUE(similar.ok()) << similar.status();
+  ASSERT_EQ(similar->size(), 1u);
+  EXPECT_EQ((*similar)[0].item_id, "pre-2");
+  EXPECT_NEAR((*similar)[0].score, 1.0f, 1e-5);
+  auto again = engine_->UpsertItems(items, {e, e});
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->unchanged, 2);
+
+  EXPECT_EQ(engine_->UpsertItems(items, {e}).status().code(), absl::StatusCode::kInvalidArgument);
+  auto short_vector = engine_->UpsertItems(items, {std::vector<float>(3, 1.0f), {}});
+  EXPECT_EQ(short_vector.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(short_vector.status().message()), ::testing::HasSubstr("dimension"));
+  auto zero = engine_->UpsertItems(items, {std::vector<float>(kDim, 0.0f), {}});
+  EXPECT_EQ(zero.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace semrec
