@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <random>
 #include <thread>
 
@@ -221,6 +222,20 @@ TEST(HnswIndexTest, SaveAndLoadKeepItemsRemovalsAndResults) {
     absl::Status dup = MakeIndex(kDim)->LoadFrom(dir);
     EXPECT_EQ(dup.code(), absl::StatusCode::kDataLoss);
     EXPECT_THAT(std::string(dup.message()), ::testing::HasSubstr("'item-8' appears twice"));
+  }
+  // A link past the last element (the first neighbour of element 0, after the 96-byte header)
+  // is DATA_LOSS, not a wild read in a later search.
+  ASSERT_TRUE(index->SaveTo(dir).ok());
+  {
+    std::FILE* graph = std::fopen((dir + "/hnsw.graph").c_str(), "r+b");
+    ASSERT_NE(graph, nullptr);
+    const uint32_t wild = 0xFFFFFF;
+    ASSERT_EQ(std::fseek(graph, 96 + 4, SEEK_SET), 0);
+    ASSERT_EQ(std::fwrite(&wild, sizeof(wild), 1, graph), 1u);
+    std::fclose(graph);
+    absl::Status s = MakeIndex(kDim)->LoadFrom(dir);
+    EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss);
+    EXPECT_THAT(std::string(s.message()), ::testing::HasSubstr("past the last element"));
   }
   // A truncated graph is DATA_LOSS, not a crash.
   ASSERT_EQ(::truncate((dir + "/hnsw.graph").c_str(), 1000), 0);
