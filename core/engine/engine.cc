@@ -944,8 +944,9 @@ absl::StatusOr<UpsertResult> Engine::UpsertItems(std::vector<Item> items,
       return absl::InvalidArgumentError(
           absl::StrCat("items[", i, "].embedding must be finite and not all zero"));
     }
-    const float scale = static_cast<float>(1.0 / std::sqrt(norm));
-    for (float& x : e) x *= scale;
+    // Divide in double: 1/|e| overflows a float for vectors of subnormal values.
+    const double length = std::sqrt(norm);
+    for (float& x : e) x = static_cast<float>(x / length);
   }
   StringViewSet ids;
   for (size_t i = 0; i < items.size(); ++i) {

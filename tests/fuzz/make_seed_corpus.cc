@@ -116,6 +116,15 @@ int main(int argc, char** argv) {
   }
   ok &= Write(dir, 3, "batch", up);
 
+  up.Clear();
+  for (int i = 0; i < 3; ++i) {  // precomputed embeddings (the fuzzer's model has 16 dimensions)
+    item = up.add_items();
+    item->set_id("vec-" + std::to_string(i));
+    item->set_text("an item embedded offline, number " + std::to_string(i));
+    for (int d = 0; d < 16; ++d) item->add_embedding(d == i ? 1.0f : 0.25f * (d % 3));
+  }
+  ok &= Write(dir, 3, "embeddings", up);
+
   v1::DeleteItemsRequest del;
   del.add_ids("gear-1");
   del.add_ids("nothing-here");

@@ -315,6 +315,11 @@ void Fixture::UpsertItems(const v1::UpsertItemsRequest& req) {
     valid = valid && ValidId(p.id()) && ids.insert(p.id()).second && !p.text().empty() &&
             p.text().size() <= 16 * 1024 && p.categories_size() <= 64 && p.attributes_size() <= 64;
     for (const auto& c : p.categories()) valid = valid && ValidId(c);
+    if (p.embedding_size() > 0) {  // precomputed: the model's dimension, finite, not all zero
+      double norm = 0;
+      for (float x : p.embedding()) norm += static_cast<double>(x) * x;
+      valid = valid && p.embedding_size() == kDim && std::isfinite(norm) && norm > 0;
+    }
   }
   PROMISE(s.ok() == valid, valid ? "valid: " : "invalid: ", s.error_message());
   if (!s.ok()) return;  // nothing changed: checked against catalog_ after every input
