@@ -9,6 +9,7 @@
 #include <deque>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
@@ -19,6 +20,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "core/catalog/catalog_io.h"
+#include "core/common/status_macros.h"
 
 namespace semrec {
 
@@ -189,40 +192,83 @@ absl::StatusOr<std::vector<UserEvent>> ReadEventsJsonl(const std::string& path) 
 // ---------------------------------------------------------------------------------------------
 // Bulk loaders
 
-absl::StatusOr<UpsertSummary> UpsertItemsInBatches(const SemrecClient& client,
-                                                   std::vector<Item> items, int batch) {
-  if (batch < 1 || batch > 1000) return absl::InvalidArgumentError("batch must be in 1..1000");
+namespace {
+
+void AddItem(Item&& item, std::vector<float>&& embedding, v1::UpsertItemsRequest& request) {
+  v1::Item* out = request.add_items();
+  out->set_id(std::move(item.id));
+  out->set_text(std::move(item.text));
+  for (std::string& c : item.categories) out->add_categories(std::move(c));
+  out->mutable_attributes()->insert(item.attributes.begin(), item.attributes.end());
+  out->mutable_embedding()->Add(embedding.begin(), embedding.end());
+}
+
+// Sends the requests `next` makes (an empty one ends it), building the next while the current
+// call is in flight.
+absl::StatusOr<UpsertSummary> SendUpserts(
+    const SemrecClient& client, int64_t total,
+    const std::function<absl::StatusOr<v1::UpsertItemsRequest>()>& next) {
   UpsertSummary summary;
-  summary.items = static_cast<int64_t>(items.size());
-  Progress progress("items", summary.items);
-  for (size_t begin = 0; begin < items.size(); begin += batch) {
-    const size_t end = std::min(items.size(), begin + batch);
-    v1::UpsertItemsRequest request;
-    for (size_t i = begin; i < end; ++i) {
-      Item& item = items[i];
-      v1::Item* out = request.add_items();
-      out->set_id(std::move(item.id));
-      out->set_text(std::move(item.text));
-      for (std::string& c : item.categories) out->add_categories(std::move(c));
-      out->mutable_attributes()->insert(item.attributes.begin(), item.attributes.end());
-    }
-    absl::StatusOr<v1::UpsertItemsResponse> response = client.UpsertItems(request);
+  Progress progress("items", total);
+  absl::StatusOr<v1::UpsertItemsRequest> request = next();
+  int64_t sent = 0;
+  while (request.ok() && request->items_size() > 0) {
+    std::future<absl::StatusOr<v1::UpsertItemsRequest>> following =
+        std::async(std::launch::async, next);
+    absl::StatusOr<v1::UpsertItemsResponse> response = client.UpsertItems(*request);
     if (!response.ok()) {
+      following.wait();
       progress.Finish();
       return absl::Status(
           response.status().code(),
-          absl::StrCat("items ", begin + 1, "..", end, " of ", items.size(), " (first id '",
-                       request.items(0).id(), "'): ", response.status().message(), "; ", begin,
+          absl::StrCat("items ", sent + 1, "..", sent + request->items_size(), " (first id '",
+                       request->items(0).id(), "'): ", response.status().message(), "; ", sent,
                        " items were imported before them"));
     }
     summary.created += response->created();
     summary.updated += response->updated();
     summary.unchanged += response->unchanged();
-    progress.Add(static_cast<int64_t>(end - begin));
+    sent += request->items_size();
+    progress.Add(request->items_size());
+    request = following.get();
   }
   progress.Finish();
+  if (!request.ok()) {
+    return absl::Status(request.status().code(),
+                        absl::StrCat(request.status().message(), "; ", sent,
+                                     " items were imported before it"));
+  }
+  summary.items = sent;
   summary.seconds = progress.seconds();
   return summary;
+}
+
+}  // namespace
+
+absl::StatusOr<UpsertSummary> UpsertItemsInBatches(const SemrecClient& client,
+                                                   std::vector<Item> items, int batch) {
+  if (batch < 1 || batch > 1000) return absl::InvalidArgumentError("batch must be in 1..1000");
+  size_t begin = 0;
+  return SendUpserts(client, static_cast<int64_t>(items.size()),
+                     [&]() -> absl::StatusOr<v1::UpsertItemsRequest> {
+                       v1::UpsertItemsRequest request;
+                       const size_t end = std::min(items.size(), begin + batch);
+                       for (; begin < end; ++begin) AddItem(std::move(items[begin]), {}, request);
+                       return request;
+                     });
+}
+
+absl::StatusOr<UpsertSummary> UpsertItemsFromFile(const SemrecClient& client,
+                                                  const std::string& path, int batch) {
+  if (batch < 1 || batch > 1000) return absl::InvalidArgumentError("batch must be in 1..1000");
+  ASSIGN_OR_RETURN(const int64_t lines, CountRecordLines(path));
+  ASSIGN_OR_RETURN(CatalogReader reader, CatalogReader::Open(path));
+  return SendUpserts(client, lines, [&]() -> absl::StatusOr<v1::UpsertItemsRequest> {
+    ASSIGN_OR_RETURN(std::vector<CatalogRecord> records, reader.Next(batch));
+    v1::UpsertItemsRequest request;
+    for (CatalogRecord& r : records) AddItem(std::move(r.item), std::move(r.embedding), request);
+    return request;
+  });
 }
 
 namespace {

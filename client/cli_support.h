@@ -88,6 +88,13 @@ struct UpsertSummary {
 absl::StatusOr<UpsertSummary> UpsertItemsInBatches(const SemrecClient& client,
                                                    std::vector<Item> items, int batch);
 
+// The same for a catalog file, streamed: records (with their precomputed embeddings, if any) are
+// read and converted while the previous call is in flight, so a million-line file is never held
+// in memory. A malformed line stops the import there; the error says how many items went in
+// (importing the fixed file again is cheap: unchanged items are skipped by the server).
+absl::StatusOr<UpsertSummary> UpsertItemsFromFile(const SemrecClient& client,
+                                                  const std::string& path, int batch);
+
 struct ReplayOptions {
   int batch = 500;              // events per Feedback call, 1..1000
   int parallel = 4;             // Feedback calls in flight, 1..64

@@ -71,7 +71,8 @@ constexpr char kUsage[] =
 
 commands:
   import items FILE.jsonl [--batch=256]
-      upsert a catalog: one {"id","text","categories","attributes"} object per line
+      upsert a catalog: one {"id","text","categories","attributes"} object per line, with an
+      optional "embedding": [floats] computed offline (the server then skips its encoder)
   import events FILE.jsonl [--batch=500] [--parallel=4]
       replay events: one {"user_id","item_id","type","value","ts"[,"event_id","text"]} per line
       (ts in seconds); consecutive events of one user go in one Feedback call
@@ -192,9 +193,7 @@ int ImportItems(const Command& cmd) {
   if (cmd.args.size() != 1) return UsageError("import items takes one FILE.jsonl");
   const int batch = BatchSize(256);
   if (batch < 1 || batch > 1000) return UsageError("--batch must be in 1..1000");
-  absl::StatusOr<std::vector<Item>> items = ReadItemsJsonl(cmd.args[0]);
-  if (!items.ok()) return Failed(items.status());
-  absl::StatusOr<UpsertSummary> s = UpsertItemsInBatches(cmd.client, std::move(*items), batch);
+  absl::StatusOr<UpsertSummary> s = UpsertItemsFromFile(cmd.client, cmd.args[0], batch);
   if (!s.ok()) return Failed(s.status());
   const double rate = s->seconds > 0 ? s->items / s->seconds : 0;
   if (cmd.json) {

@@ -393,6 +393,54 @@ TEST_F(SemrecCliTest, ImportItemsThenRecommendJson) {
   EXPECT_THAT(table.out, AllOf(HasSubstr("Storm Light"), HasSubstr("Opening Moves")));
 }
 
+TEST_F(SemrecCliTest, ImportItemsWithEmbeddingsSkipsTheEncoderAndNamesABadLine) {
+  CliResult embed = RunCli({"embed", "--json", "probe"});
+  ASSERT_EQ(embed.exit_code, 0) << embed.err;
+  v1::EmbedResponse probe;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(embed.out, &probe).ok()) << embed.out;
+  const int dim = probe.dimension();
+  ASSERT_GT(dim, 1);
+  // Two items with unrelated texts and one vector: only the given embeddings make them twins.
+  std::string vector = "[";
+  for (int i = 0; i < dim; ++i) absl::StrAppend(&vector, i ? "," : "", i % 7 == 0 ? 3 : -0.5);
+  vector += "]";
+  const std::string good = WriteTempFile(
+      "vectors.jsonl",
+      absl::StrCat(R"({"id":"vec-a","text":"a lighthouse keeper's diary","categories":["vec"],"embedding":)",
+                   vector, "}\n",
+                   R"({"id":"vec-b","text":"peach cobbler for twelve","categories":["vec"],"embedding":)",
+                   vector, "}\n",
+                   R"({"id":"vec-c","text":"chess openings explained","categories":["vec"]})", "\n"));
+  CliResult import = RunCli({"import", "items", good, "--batch=2"});
+  ASSERT_EQ(import.exit_code, 0) << import.err;
+  EXPECT_THAT(import.out, AllOf(StartsWith("imported 3 items"), HasSubstr("3 created")));
+  CliResult similar = RunCli({"similar", "vec-a", "--json", "--k=1"});
+  ASSERT_EQ(similar.exit_code, 0) << similar.err;
+  v1::RecommendResponse twins;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(similar.out, &twins).ok()) << similar.out;
+  ASSERT_EQ(twins.items_size(), 1);
+  EXPECT_EQ(twins.items(0).item_id(), "vec-b");
+  EXPECT_NEAR(twins.items(0).score(), 1.0, 1e-3);
+
+  // A malformed embedding on line 3 stops the import after the first batch, and says so.
+  const std::string bad = WriteTempFile(
+      "bad_vectors.jsonl",
+      absl::StrCat(R"({"id":"vec-d","text":"d","embedding":)", vector, "}\n",
+                   R"({"id":"vec-e","text":"e"})", "\n",
+                   R"({"id":"vec-f","text":"f","embedding":[1,"two"]})", "\n"));
+  CliResult failed = RunCli({"import", "items", bad, "--batch=2"});
+  EXPECT_EQ(failed.exit_code, 1);
+  EXPECT_THAT(failed.err, AllOf(HasSubstr("bad_vectors.jsonl:3: \"embedding\""),
+                                HasSubstr("2 items were imported before it")));
+  // A wrong dimension is the server's INVALID_ARGUMENT, naming the item.
+  const std::string short_vector = WriteTempFile(
+      "short.jsonl", R"({"id":"vec-g","text":"g","embedding":[1,2,3]})" "\n");
+  CliResult rejected = RunCli({"import", "items", short_vector});
+  EXPECT_EQ(rejected.exit_code, 1);
+  EXPECT_THAT(rejected.err, AllOf(HasSubstr("INVALID_ARGUMENT"), HasSubstr("has 3 values"),
+                                  HasSubstr("vec-g")));
+}
+
 TEST_F(SemrecCliTest, FeedbackIsAppliedAndShowsInTheUserProfile) {
   CliResult feedback = RunCli({"feedback", "cli-user", "book-002", "like"});
   ASSERT_EQ(feedback.exit_code, 0) << feedback.err;

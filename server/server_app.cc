@@ -300,14 +300,25 @@ absl::Status ServerApp::LoadCatalog() {
     replication_watch_ = std::thread([this] { WatchReplication(); });
   }
   if (!options_.catalog_file.empty() && engine_->Stats().items == 0) {
-    ASSIGN_OR_RETURN(std::vector<Item> items, ReadItemsJsonl(options_.catalog_file));
+    ASSIGN_OR_RETURN(CatalogReader reader, CatalogReader::Open(options_.catalog_file));
     const auto start = absl::Now();
-    size_t done = 0;
-    while (done < items.size()) {
-      const size_t n = std::min<size_t>(options_.import_batch_size, items.size() - done);
-      std::vector<Item> batch(std::make_move_iterator(items.begin() + done),
-                              std::make_move_iterator(items.begin() + done + n));
-      auto result = engine_->UpsertItems(std::move(batch));
+    int64_t done = 0;
+    while (true) {
+      ASSIGN_OR_RETURN(std::vector<CatalogRecord> records,
+                       reader.Next(static_cast<size_t>(options_.import_batch_size)));
+      if (records.empty()) break;
+      std::vector<Item> batch;
+      std::vector<std::vector<float>> embeddings;
+      batch.reserve(records.size());
+      for (CatalogRecord& r : records) {
+        if (!r.embedding.empty()) {
+          embeddings.resize(records.size());
+          embeddings[batch.size()] = std::move(r.embedding);
+        }
+        batch.push_back(std::move(r.item));
+      }
+      const int64_t n = static_cast<int64_t>(batch.size());
+      auto result = engine_->UpsertItems(std::move(batch), std::move(embeddings));
       if (!result.ok()) {
         return absl::Status(result.status().code(),
                             absl::StrCat("importing ", options_.catalog_file, " (items ", done,
@@ -315,7 +326,7 @@ absl::Status ServerApp::LoadCatalog() {
       }
       done += n;
     }
-    Logger()->info("imported {} items from {} in {:.2f}s", items.size(), options_.catalog_file,
+    Logger()->info("imported {} items from {} in {:.2f}s", done, options_.catalog_file,
                    absl::ToDoubleSeconds(absl::Now() - start));
   }
   SetServing(true);

@@ -1,6 +1,9 @@
 #include "core/catalog/catalog_io.h"
 
+#include <cmath>
+#include <cstdio>
 #include <fstream>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -8,19 +11,28 @@
 
 namespace semrec {
 
-absl::StatusOr<std::vector<Item>> ReadItemsJsonl(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open catalog file ", path));
-  std::vector<Item> items;
+absl::StatusOr<CatalogReader> CatalogReader::Open(const std::string& path) {
+  auto in = std::make_unique<std::ifstream>(path, std::ios::binary | std::ios::ate);
+  if (!*in) return absl::NotFoundError(absl::StrCat("cannot open catalog file ", path));
+  const int64_t size = static_cast<int64_t>(in->tellg());
+  in->seekg(0);
+  return CatalogReader(path, std::move(in), size < 0 ? 0 : size);
+}
+
+absl::StatusOr<std::vector<CatalogRecord>> CatalogReader::Next(size_t max) {
+  std::vector<CatalogRecord> records;
   std::string line;
-  for (int line_no = 1; std::getline(in, line); ++line_no) {
+  while (records.size() < max && std::getline(*in_, line)) {
+    ++line_no_;
+    bytes_read_ += static_cast<int64_t>(line.size()) + 1;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     auto bad = [&](const std::string& why) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ":", line_no, ": ", why));
+      return absl::InvalidArgumentError(absl::StrCat(path_, ":", line_no_, ": ", why));
     };
     nlohmann::json j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded() || !j.is_object()) return bad("not a JSON object");
-    Item item;
+    CatalogRecord record;
+    Item& item = record.item;
     auto id = j.find("id");
     if (id == j.end() || !(id->is_string() || id->is_number_integer())) {
       return bad("\"id\" must be a string");
@@ -42,9 +54,56 @@ absl::StatusOr<std::vector<Item>> ReadItemsJsonl(const std::string& path) {
         item.attributes[k] = v.is_string() ? v.get<std::string>() : v.dump();
       }
     }
-    items.push_back(std::move(item));
+    if (auto e = j.find("embedding"); e != j.end() && !e->is_null()) {
+      if (!e->is_array() || e->empty()) return bad("\"embedding\" must be an array of numbers");
+      record.embedding.reserve(e->size());
+      for (const auto& v : *e) {
+        if (!v.is_number()) return bad("\"embedding\" must be an array of numbers");
+        const double x = v.get<double>();
+        if (!std::isfinite(x) || std::abs(x) > std::numeric_limits<float>::max()) {
+          return bad("\"embedding\" values must be finite floats");
+        }
+        record.embedding.push_back(static_cast<float>(x));
+      }
+    }
+    records.push_back(std::move(record));
   }
-  return items;
+  if (in_->bad()) return absl::DataLossError(absl::StrCat("reading ", path_, " failed"));
+  return records;
+}
+
+absl::StatusOr<std::vector<Item>> ReadItemsJsonl(const std::string& path) {
+  auto reader = CatalogReader::Open(path);
+  if (!reader.ok()) return reader.status();
+  std::vector<Item> items;
+  while (true) {
+    auto batch = reader->Next(4096);
+    if (!batch.ok()) return batch.status();
+    if (batch->empty()) return items;
+    for (CatalogRecord& r : *batch) items.push_back(std::move(r.item));
+  }
+}
+
+absl::StatusOr<int64_t> CountRecordLines(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  int64_t lines = 0;
+  bool content = false;  // the current line has something besides blanks
+  std::vector<char> buffer(1 << 20);
+  size_t n;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), f)) > 0) {
+    for (size_t i = 0; i < n; ++i) {
+      const char c = buffer[i];
+      if (c == '\n') {
+        lines += content ? 1 : 0;
+        content = false;
+      } else if (c != ' ' && c != '\t' && c != '\r') {
+        content = true;
+      }
+    }
+  }
+  std::fclose(f);
+  return lines + (content ? 1 : 0);
 }
 
 }  // namespace semrec
