@@ -71,6 +71,8 @@ ABSL_FLAG(bool, upsert_items, false,
 ABSL_FLAG(int64_t, seed_feedback, 0,
           "First send this many Feedback events (not timed), round-robin over the users");
 ABSL_FLAG(std::string, json_out, "", "Also write the results as JSON to this file");
+ABSL_FLAG(std::string, strategy, "HYBRID",
+          "Recommend strategy: HYBRID, CONTENT (one vector search), COLLABORATIVE or POPULAR");
 
 namespace semrec {
 namespace {
@@ -181,6 +183,7 @@ struct Workload {
   std::vector<double> user_cdf;    // user_cdf[r] = P(rank <= r + 1)
   std::array<double, kNumKinds> mix{};
   int events_per_feedback = 1;
+  v1::Strategy strategy = v1::HYBRID;
 };
 
 absl::Status LoadItems(const std::string& path, Workload& workload) {
@@ -259,6 +262,7 @@ class Caller {
           request.set_query(Query());
         }
         request.set_k(kRecommendK);
+        request.set_strategy(workload_.strategy);
         v1::RecommendResponse response;
         status = stub_->Recommend(&context, request, &response);
         break;
@@ -629,6 +633,10 @@ absl::Status Main() {
   if (!(zipf >= 0)) return invalid("--zipf cannot be negative");
   if (workload.events_per_feedback < 1 || workload.events_per_feedback > 1000) {
     return invalid("--events_per_feedback must be in 1..1000");
+  }
+  if (!v1::Strategy_Parse(absl::GetFlag(FLAGS_strategy), &workload.strategy) ||
+      workload.strategy == v1::STRATEGY_UNSPECIFIED) {
+    return invalid("--strategy must be HYBRID, CONTENT, COLLABORATIVE or POPULAR");
   }
   if (absl::Status s = LoadItems(absl::GetFlag(FLAGS_items_file), workload); !s.ok()) return s;
   workload.user_cdf = ZipfCdf(users, zipf);

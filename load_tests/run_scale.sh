@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# The server at catalog scale (issue 7's targets): N items (default 1M, 384 dims, vectors drawn
+# from a 24-dimensional subspace plus noise, as text embeddings are) imported with precomputed
+# embeddings through `semrec import`, USERS user profiles (default 1M, EVENTS_PER_USER events each)
+# through `semrec import events`, both into a --data_dir that is kept in CACHE and reused: the
+# first run builds it (1M items: 30-60 minutes on 2 cores), later runs start from its snapshot.
+# Then, each on a freshly started server:
+#   - start-up time from the snapshot and resident memory, with items only and with the users;
+#   - raw hnswlib searchKnn on the very graph the server saved (hsnw-baseline), 1 and 2 threads;
+#   - user Recommend, closed loop (max throughput) with CONTENT (one vector search, the raw
+#     baseline's equivalent) and HYBRID (the default: fusion with collaborative and trending);
+#   - open loop at RATE (1000) req/s and at 70% of the closed-loop maximum (p99/p50);
+#   - Feedback at FEEDBACK_RATE events/s while Recommend runs open loop at RATE.
+# Prints one table; JSON of every run in OUT_DIR.
+#   load_tests/run_scale.sh                            # N=1000000 USERS=1000000
+#   N=100000 USERS=100000 DURATION=10s load_tests/run_scale.sh
+# Environment: BUILD_DIR (build), CACHE ($SEMREC_BENCH_CACHE or /tmp/semrec-bench), OUT_DIR
+# (CACHE/server-...), DURATION (15s per run), RATE (1000), FEEDBACK_RATE (5000), CONCURRENCY (8),
+# EF (64, the server's --hnsw_ef_search), REBUILD (1: import again).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+BUILD_DIR=${BUILD_DIR:-build}
+N=${N:-1000000}
+USERS=${USERS:-1000000}
+EVENTS_PER_USER=${EVENTS_PER_USER:-3}
+DIM=384
+CACHE=${CACHE:-${SEMREC_BENCH_CACHE:-/tmp/semrec-bench}}
+DURATION=${DURATION:-15s}
+RATE=${RATE:-1000}
+FEEDBACK_RATE=${FEEDBACK_RATE:-5000}
+CONCURRENCY=${CONCURRENCY:-8}
+EF=${EF:-64}
+base=$CACHE/server-n$N-u$USERS-latent24
+OUT_DIR=${OUT_DIR:-$base/results}
+data=$base/data
+items=$base/items.jsonl        # with embeddings, for the import
+items_text=$base/items-text.jsonl  # the same ids and texts, for the load generator
+events=$base/events.jsonl
+
+server=$BUILD_DIR/server/semrec-server
+load=$BUILD_DIR/load_tests/semrec-load
+cli=$BUILD_DIR/client/semrec
+baseline=$BUILD_DIR/load_tests/hnsw-baseline
+cmake --build "$BUILD_DIR" --target semrec-server semrec-load semrec-cli hnsw-baseline demo_encoder \
+  >/dev/null
+mkdir -p "$base" "$OUT_DIR"
+
+server_pid=
+cleanup() {
+  if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
+    kill -TERM "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start_server NAME: starts on $data, waits until SERVING; sets $address, $server_pid and
+# $startup_s (launch to SERVING).
+start_server() {
+  local name=$1
+  shift
+  local t0
+  t0=$(date +%s.%N)
+  "$server" --model_dir="$BUILD_DIR/testdata/encoder" --data_dir="$data" --listen=127.0.0.1:0 \
+    --http_listen= --log_level=warn --hnsw_ef_search="$EF" --snapshot_interval=0 \
+    --snapshot_log_bytes=$((64 << 30)) "$@" >"$base/$name.out" 2>"$base/$name.err" &
+  server_pid=$!
+  address=
+  while [[ -z $address ]]; do
+    if ! kill -0 "$server_pid" 2>/dev/null; then
+      echo "$0: the server exited during start-up:" >&2
+      cat "$base/$name.err" >&2
+      exit 1
+    fi
+    sleep 0.1
+    address=$(sed -n 's/^semrec-server listening on //p' "$base/$name.out")
+  done
+  startup_s=$(python3 -c "print(round($(date +%s.%N) - $t0, 2))")
+}
+stop_server() {
+  kill -TERM "$server_pid"
+  wait "$server_pid" || { echo "$0: the server exited with $?" >&2; exit 1; }
+  server_pid=
+}
+rss_mb() { awk '/^VmRSS/ {print int($2 / 1024)}' "/proc/$server_pid/status"; }
+
+# 1. Files and the data directory (once).
+if [[ ! -s $items ]]; then
+  /usr/bin/python3 tools/synthetic_catalog.py --items "$N" --embedding-dim "$DIM" --latent-dim 24 \
+    --out "$items.tmp" && mv "$items.tmp" "$items"
+fi
+if [[ ! -s $items_text ]]; then
+  /usr/bin/python3 tools/synthetic_catalog.py --items "$N" --out "$items_text.tmp" \
+    && mv "$items_text.tmp" "$items_text"
+fi
+if [[ ! -s $events ]]; then
+  /usr/bin/python3 - "$N" "$USERS" "$EVENTS_PER_USER" "$events" <<'PY'
+import json, random, sys, time
+n, users, per_user, path = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+rng = random.Random(7)
+now = int(time.time()) - 86400
+types = ["VIEW", "CLICK", "LIKE", "PURCHASE"]
+with open(path + ".tmp", "w") as out:
+    for u in range(1, users + 1):
+        out.write("".join(
+            f'{{"user_id":"u{u}","item_id":"item-{rng.randrange(n)}","type":"{rng.choice(types)}",'
+            f'"ts":{now + e * 60}}}\n' for e in range(per_user)))
+import os
+os.replace(path + ".tmp", path)
+PY
+fi
+if [[ "${REBUILD:-0}" == 1 ]]; then rm -rf "$data" "$base/imported-items" "$base/imported-users"; fi
+if [[ ! -f $base/imported-items ]]; then
+  rm -rf "$data"
+  start_server import-items
+  t0=$(date +%s)
+  "$cli" --target="$address" --deadline=600s --json import items "$items" --batch=1000 \
+    >"$OUT_DIR/import-items.json"
+  echo "imported $N items in $(($(date +%s) - t0)) s"
+  stop_server
+  touch "$base/imported-items"
+fi
+start_server items-only
+items_startup_s=$startup_s
+sleep 2
+items_rss_mb=$(rss_mb)
+if [[ ! -f $base/imported-users ]]; then
+  t0=$(date +%s)
+  "$cli" --target="$address" --deadline=600s --json import events "$events" --batch=1000 \
+    --parallel=4 >"$OUT_DIR/import-events.json"
+  echo "imported $USERS users ($EVENTS_PER_USER events each) in $(($(date +%s) - t0)) s"
+  touch "$base/imported-users"
+fi
+stop_server
+
+# 2. Raw hnswlib on the graph the last snapshot holds.
+graph=$(ls -d "$data"/snapshot*/hnsw.graph "$data"/*/hnsw.graph 2>/dev/null | sort | tail -n 1)
+"$baseline" --graph="$graph" --dim="$DIM" --ef="$EF" --threads=1,2 --seconds=10 \
+  --json_out="$OUT_DIR/raw-hnswlib.json"
+
+# 3. The server with items and users.
+start_server full
+full_startup_s=$startup_s
+sleep 2
+full_rss_mb=$(rss_mb)
+common=(--target="$address" --items_file="$items_text" --users="$USERS" --query=0 --warmup=2s
+        --duration="$DURATION")
+run() {  # name, semrec-load flags...
+  local name=$1
+  shift
+  "$load" "${common[@]}" "$@" --json_out="$OUT_DIR/$name.json" >"$OUT_DIR/$name.txt"
+}
+run closed-content --mode=closed --concurrency="$CONCURRENCY" --recommend=1 --feedback=0 \
+  --strategy=CONTENT
+run closed-hybrid --mode=closed --concurrency="$CONCURRENCY" --recommend=1 --feedback=0
+max_rate=$(python3 -c "import json; print(int(json.load(open('$OUT_DIR/closed-content.json'))['overall']['throughput_rps']))")
+run open-content-rate --mode=open --rate="$RATE" --concurrency=4 --recommend=1 --feedback=0 \
+  --strategy=CONTENT
+run open-hybrid-rate --mode=open --rate="$RATE" --concurrency=4 --recommend=1 --feedback=0
+run open-content-70 --mode=open --rate=$((max_rate * 7 / 10)) --concurrency=4 --recommend=1 \
+  --feedback=0 --strategy=CONTENT
+# Feedback (one event per call) at FEEDBACK_RATE while Recommend runs open loop at RATE.
+run recommend-beside-feedback --mode=open --rate="$RATE" --concurrency=4 --recommend=1 \
+  --feedback=0 &
+beside=$!
+run feedback-under-load --mode=open --rate="$FEEDBACK_RATE" --concurrency=4 --recommend=0 \
+  --feedback=1
+wait "$beside"
+sleep 1
+after_rss_mb=$(rss_mb)
+stop_server
+
+python3 - "$OUT_DIR" "$N" "$USERS" "$EF" "$items_startup_s" "$items_rss_mb" "$full_startup_s" \
+  "$full_rss_mb" "$after_rss_mb" <<'PY'
+import json, sys
+out, n, users, ef = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+items_startup, items_rss, full_startup, full_rss, after_rss = map(float, sys.argv[5:10])
+raw = {r["threads"]: r["queries_per_second"] for r in json.load(open(f"{out}/raw-hnswlib.json"))["results"]}
+def load(name):
+    return json.load(open(f"{out}/{name}.json"))
+print(f"\n{n} items x 384 dims (latent 24 + noise), {users} users, M=16, ef={ef}, k=10")
+print(f"start-up from the snapshot: items only {items_startup:.1f} s ({items_rss:.0f} MB resident); "
+      f"items and users {full_startup:.1f} s ({full_rss:.0f} MB; {after_rss:.0f} MB after the runs)")
+print(f"raw hnswlib searchKnn on the server's graph: 1 thread {raw.get(1, 0):.0f} q/s, "
+      f"2 threads {raw.get(2, 0):.0f} q/s")
+print(f"{'run':28} {'req/s':>8} {'x raw 2t':>8} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} "
+      f"{'p99.9':>7} {'p99/p50':>7} {'errors':>6}")
+for name in ["closed-content", "closed-hybrid", "open-content-rate", "open-hybrid-rate",
+             "open-content-70", "recommend-beside-feedback", "feedback-under-load"]:
+    r = load(name)["overall"]
+    l = r["latency_ms"]
+    print(f"{name:28} {r['throughput_rps']:8.0f} {r['throughput_rps'] / raw.get(2, 1):8.2f} "
+          f"{l['p50']:7.2f} {l['p90']:7.2f} {l['p99']:7.2f} {l['p99.9']:7.2f} "
+          f"{l['p99'] / max(l['p50'], 1e-9):7.2f} {r['errors_total']:6d}")
+PY
