@@ -177,7 +177,7 @@ TEST_F(RedisUserStoreTest, EventIdsMakeRetriesIdempotent) {
   auto p = store->Get("u");
   ASSERT_TRUE(p.ok() && *p != nullptr);
   EXPECT_EQ((*p)->event_count, 3);
-  EXPECT_EQ((*p)->event_ids, std::deque<std::string>({"e1", "e2", "e3"}));
+  EXPECT_EQ((*p)->event_ids, std::vector<std::string>({"e1", "e2", "e3"}));
 }
 
 TEST_F(RedisUserStoreTest, DeleteForgetsTheUserAndSizeCountsUsers) {

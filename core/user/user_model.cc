@@ -170,14 +170,17 @@ void ApplyEvent(const UserModelOptions& options, const Event& event,
   }
   ++profile.event_count;
   if (!event.item_id.empty()) profile.seen.insert(event.item_id);
-  profile.recent.push_front(
-      RecentEvent{event.item_id, event.type, event.value, event.timestamp_us});
-  while (profile.recent.size() > options.max_recent) profile.recent.pop_back();
+  profile.recent.insert(profile.recent.begin(),
+                        RecentEvent{event.item_id, event.type, event.value, event.timestamp_us});
+  if (profile.recent.size() > options.max_recent) {
+    profile.recent.erase(profile.recent.begin() + options.max_recent, profile.recent.end());
+  }
   if (!event.event_id.empty() && profile.event_id_set.insert(event.event_id).second) {
     profile.event_ids.push_back(event.event_id);
-    while (profile.event_ids.size() > options.max_event_ids) {
-      profile.event_id_set.erase(profile.event_ids.front());
-      profile.event_ids.pop_front();
+    if (profile.event_ids.size() > options.max_event_ids) {
+      const size_t drop = profile.event_ids.size() - options.max_event_ids;
+      for (size_t i = 0; i < drop; ++i) profile.event_id_set.erase(profile.event_ids[i]);
+      profile.event_ids.erase(profile.event_ids.begin(), profile.event_ids.begin() + drop);
     }
   }
 }

@@ -12,7 +12,6 @@
 
 #include <array>
 #include <cstdint>
-#include <deque>
 #include <string>
 #include <vector>
 
@@ -87,9 +86,11 @@ struct UserProfile {
   double positive_mass = 0;      // decayed sum of positive weights; 0 = no positive signal yet
   int64_t last_event_us = 0;     // time interest and positive_mass are decayed to
   int64_t event_count = 0;
-  std::deque<RecentEvent> recent;          // newest first, at most max_recent
+  // Vectors, not deques: libstdc++'s std::deque allocates 576 bytes even when empty, which is
+  // about 1 GB over a million profiles; these stay short (max_recent, max_event_ids).
+  std::vector<RecentEvent> recent;         // newest first, at most max_recent
   StringSet seen;   // items the user interacted with
-  std::deque<std::string> event_ids;       // idempotency keys, oldest first
+  std::vector<std::string> event_ids;      // idempotency keys, oldest first
   StringSet event_id_set;
   std::vector<InterestCluster> interests;  // at most max_interests, by creation
 
