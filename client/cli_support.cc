@@ -206,13 +206,16 @@ void AddItem(Item&& item, std::vector<float>&& embedding, v1::UpsertItemsRequest
 // Sends the requests `next` makes (an empty one ends it), building the next while the current
 // call is in flight.
 absl::StatusOr<UpsertSummary> SendUpserts(
-    const SemrecClient& client, int64_t total,
+    const SemrecClient& client, int64_t total, double items_per_second,
     const std::function<absl::StatusOr<v1::UpsertItemsRequest>()>& next) {
   UpsertSummary summary;
   Progress progress("items", total);
   absl::StatusOr<v1::UpsertItemsRequest> request = next();
   int64_t sent = 0;
+  const absl::Time start = absl::Now();
   while (request.ok() && request->items_size() > 0) {
+    if (items_per_second > 0)
+      absl::SleepFor(start + absl::Seconds(sent / items_per_second) - absl::Now());
     std::future<absl::StatusOr<v1::UpsertItemsRequest>> following =
         std::async(std::launch::async, next);
     absl::StatusOr<v1::UpsertItemsResponse> response = client.UpsertItems(*request);
@@ -234,9 +237,9 @@ absl::StatusOr<UpsertSummary> SendUpserts(
   }
   progress.Finish();
   if (!request.ok()) {
-    return absl::Status(request.status().code(),
-                        absl::StrCat(request.status().message(), "; ", sent,
-                                     " items were imported before it"));
+    return absl::Status(
+        request.status().code(),
+        absl::StrCat(request.status().message(), "; ", sent, " items were imported before it"));
   }
   summary.items = sent;
   summary.seconds = progress.seconds();
@@ -249,7 +252,7 @@ absl::StatusOr<UpsertSummary> UpsertItemsInBatches(const SemrecClient& client,
                                                    std::vector<Item> items, int batch) {
   if (batch < 1 || batch > 1000) return absl::InvalidArgumentError("batch must be in 1..1000");
   size_t begin = 0;
-  return SendUpserts(client, static_cast<int64_t>(items.size()),
+  return SendUpserts(client, static_cast<int64_t>(items.size()), /*items_per_second=*/0,
                      [&]() -> absl::StatusOr<v1::UpsertItemsRequest> {
                        v1::UpsertItemsRequest request;
                        const size_t end = std::min(items.size(), begin + batch);
@@ -259,16 +262,19 @@ absl::StatusOr<UpsertSummary> UpsertItemsInBatches(const SemrecClient& client,
 }
 
 absl::StatusOr<UpsertSummary> UpsertItemsFromFile(const SemrecClient& client,
-                                                  const std::string& path, int batch) {
+                                                  const std::string& path, int batch,
+                                                  double items_per_second) {
   if (batch < 1 || batch > 1000) return absl::InvalidArgumentError("batch must be in 1..1000");
   ASSIGN_OR_RETURN(const int64_t lines, CountRecordLines(path));
   ASSIGN_OR_RETURN(CatalogReader reader, CatalogReader::Open(path));
-  return SendUpserts(client, lines, [&]() -> absl::StatusOr<v1::UpsertItemsRequest> {
-    ASSIGN_OR_RETURN(std::vector<CatalogRecord> records, reader.Next(batch));
-    v1::UpsertItemsRequest request;
-    for (CatalogRecord& r : records) AddItem(std::move(r.item), std::move(r.embedding), request);
-    return request;
-  });
+  return SendUpserts(client, lines, items_per_second,
+                     [&]() -> absl::StatusOr<v1::UpsertItemsRequest> {
+                       ASSIGN_OR_RETURN(std::vector<CatalogRecord> records, reader.Next(batch));
+                       v1::UpsertItemsRequest request;
+                       for (CatalogRecord& r : records)
+                         AddItem(std::move(r.item), std::move(r.embedding), request);
+                       return request;
+                     });
 }
 
 namespace {

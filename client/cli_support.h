@@ -92,8 +92,10 @@ absl::StatusOr<UpsertSummary> UpsertItemsInBatches(const SemrecClient& client,
 // read and converted while the previous call is in flight, so a million-line file is never held
 // in memory. A malformed line stops the import there; the error says how many items went in
 // (importing the fixed file again is cheap: unchanged items are skipped by the server).
+// `items_per_second` > 0 paces the calls (a batch starts no earlier than its share of the time).
 absl::StatusOr<UpsertSummary> UpsertItemsFromFile(const SemrecClient& client,
-                                                  const std::string& path, int batch);
+                                                  const std::string& path, int batch,
+                                                  double items_per_second = 0);
 
 struct ReplayOptions {
   int batch = 500;              // events per Feedback call, 1..1000

@@ -35,6 +35,9 @@ ABSL_FLAG(std::string, target, "127.0.0.1:50051", "Server address host:port");
 ABSL_FLAG(bool, json, false, "Print responses as JSON (one object per line)");
 ABSL_FLAG(absl::Duration, deadline, absl::Seconds(5), "Deadline of each call, retries included");
 ABSL_FLAG(int, batch, 0, "import: items per UpsertItems (256) or events per Feedback (500)");
+ABSL_FLAG(double, rate, 0,
+          "import items: at most this many items/s (0: as fast as the server takes them), so "
+          "that a live server keeps its latency");
 ABSL_FLAG(int, parallel, 4,
           "import events, eval: calls in flight; users are split among them, each user's "
           "events stay in file order (1 = strictly sequential)");
@@ -70,7 +73,7 @@ constexpr char kUsage[] =
     R"(usage: semrec [--target=host:port] [--json] [--deadline=5s] <command> [args] [flags]
 
 commands:
-  import items FILE.jsonl [--batch=256]
+  import items FILE.jsonl [--batch=256] [--rate=ITEMS_PER_SECOND]
       upsert a catalog: one {"id","text","categories","attributes"} object per line, with an
       optional "embedding": [floats] computed offline (the server then skips its encoder)
   import events FILE.jsonl [--batch=500] [--parallel=4]
@@ -193,7 +196,9 @@ int ImportItems(const Command& cmd) {
   if (cmd.args.size() != 1) return UsageError("import items takes one FILE.jsonl");
   const int batch = BatchSize(256);
   if (batch < 1 || batch > 1000) return UsageError("--batch must be in 1..1000");
-  absl::StatusOr<UpsertSummary> s = UpsertItemsFromFile(cmd.client, cmd.args[0], batch);
+  const double max_rate = absl::GetFlag(FLAGS_rate);
+  if (!(max_rate >= 0)) return UsageError("--rate cannot be negative");
+  absl::StatusOr<UpsertSummary> s = UpsertItemsFromFile(cmd.client, cmd.args[0], batch, max_rate);
   if (!s.ok()) return Failed(s.status());
   const double rate = s->seconds > 0 ? s->items / s->seconds : 0;
   if (cmd.json) {
@@ -270,8 +275,8 @@ void SetFilter(v1::Filter* filter) {
 }
 
 // Recommend and SimilarItems answers: the ranked table, or the JSON with --json.
-int PrintRecommendations(const Command& cmd,
-                         const absl::StatusOr<v1::RecommendResponse>& response, bool explain) {
+int PrintRecommendations(const Command& cmd, const absl::StatusOr<v1::RecommendResponse>& response,
+                         bool explain) {
   if (!response.ok()) return Failed(response.status());
   if (cmd.json) {
     PrintJson(*response);

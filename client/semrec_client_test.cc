@@ -441,6 +441,21 @@ TEST_F(SemrecCliTest, ImportItemsWithEmbeddingsSkipsTheEncoderAndNamesABadLine) 
                                   HasSubstr("vec-g")));
 }
 
+TEST_F(SemrecCliTest, ImportItemsRateSpacesTheCalls) {
+  const std::string items = WriteTempFile(
+      "paced.jsonl", R"({"id":"paced-1","text":"one"}
+{"id":"paced-2","text":"two"}
+{"id":"paced-3","text":"three"}
+)");
+  // 10 items/s, one per call: the second call starts at 0.1 s, the third at 0.2 s.
+  const absl::Time start = absl::Now();
+  CliResult import = RunCli({"import", "items", items, "--batch=1", "--rate=10"});
+  ASSERT_EQ(import.exit_code, 0) << import.err;
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(200));
+  EXPECT_THAT(import.out, StartsWith("imported 3 items"));
+  EXPECT_EQ(RunCli({"import", "items", items, "--rate=-1"}).exit_code, 2);
+}
+
 TEST_F(SemrecCliTest, FeedbackIsAppliedAndShowsInTheUserProfile) {
   CliResult feedback = RunCli({"feedback", "cli-user", "book-002", "like"});
   ASSERT_EQ(feedback.exit_code, 0) << feedback.err;

@@ -9,7 +9,7 @@ With --latent-dim R the vectors come from an R-dimensional subspace plus isotrop
 dimension is low, than isotropic vectors (on which HNSW recall is poor at any practical ef); the
 same model as index_scale_benchmark's --latent_dim.
 
-Item i is "item-<i>" in category "cat-<i % categories>" (so a filter on the first p categories
+Item i is "item-<i>" (--id-prefix) in category "cat-<i % categories>" (so a filter on the first p categories
 of 100 keeps p% of the items, as index_scale_benchmark's filters do) and in a topic drawn from
 the seed; its text is a few words of that topic's vocabulary plus common words, so that items of
 one topic share words (lexical similarity the demo encoder can see). The same seed gives the same
@@ -49,6 +49,7 @@ def main(argv=None):
     parser.add_argument("--out", required=True, help="output .jsonl path, or - for stdout")
     parser.add_argument("--categories", type=int, default=100, help="cat-<i %% categories>")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--id-prefix", default="item-", help="item i is <prefix><i>")
     parser.add_argument("--embedding-dim", type=int, default=0,
                         help="also write a random unit vector of this dimension per item")
     parser.add_argument("--latent-dim", type=int, default=0,
@@ -96,7 +97,7 @@ def main(argv=None):
             words = [rng.choice(vocab[topic]) if rng.random() < 0.7 else rng.choice(COMMON)
                      for _ in range(args.words)]
             item = {
-                "id": f"item-{i}",
+                "id": f"{args.id_prefix}{i}",
                 "text": " ".join(words).capitalize(),
                 "categories": [f"cat-{i % args.categories:02d}", topic],
                 "attributes": {"price": str(rng.randrange(1, 500)), "topic": topic},
