@@ -10,13 +10,14 @@
 #   - user Recommend, closed loop (max throughput) with CONTENT (one vector search, the raw
 #     baseline's equivalent) and HYBRID (the default: fusion with collaborative and trending);
 #   - open loop at RATE (1000) req/s and at 70% of the closed-loop maximum (p99/p50);
-#   - Feedback at FEEDBACK_RATE events/s while Recommend runs open loop at RATE.
+#   - Feedback at FEEDBACK_RATE events/s while Recommend runs open loop at RATE;
+#   - Recommend open loop at RATE while new items arrive at INSERT_RATE (500) items/s.
 # Prints one table; JSON of every run in OUT_DIR.
 #   load_tests/run_scale.sh                            # N=1000000 USERS=1000000
 #   N=100000 USERS=100000 DURATION=10s load_tests/run_scale.sh
 # Environment: BUILD_DIR (build), CACHE ($SEMREC_BENCH_CACHE or /tmp/semrec-bench), OUT_DIR
 # (CACHE/server-...), DURATION (15s per run), RATE (1000), FEEDBACK_RATE (5000), CONCURRENCY (8),
-# EF (64, the server's --hnsw_ef_search), REBUILD (1: import again).
+# EF (64, the server's --hnsw_ef_search), INSERT_RATE (500), REBUILD (1: import again).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -31,12 +32,14 @@ RATE=${RATE:-1000}
 FEEDBACK_RATE=${FEEDBACK_RATE:-5000}
 CONCURRENCY=${CONCURRENCY:-8}
 EF=${EF:-64}
+INSERT_RATE=${INSERT_RATE:-500}
 base=$CACHE/server-n$N-u$USERS-latent24
 OUT_DIR=${OUT_DIR:-$base/results}
 data=$base/data
 items=$base/items.jsonl        # with embeddings, for the import
 items_text=$base/items-text.jsonl  # the same ids and texts, for the load generator
 events=$base/events.jsonl
+new_items=$base/new-items.jsonl  # for the online inserts
 
 server=$BUILD_DIR/server/semrec-server
 load=$BUILD_DIR/load_tests/semrec-load
@@ -136,7 +139,7 @@ fi
 stop_server
 
 # 2. Raw hnswlib on the graph the last snapshot holds.
-graph=$(ls -d "$data"/snapshot*/hnsw.graph "$data"/*/hnsw.graph 2>/dev/null | sort | tail -n 1)
+graph=$(ls -d "$data"/snapshots/snapshot-*/hnsw.graph | sort | tail -n 1)
 "$baseline" --graph="$graph" --dim="$DIM" --ef="$EF" --threads=1,2 --seconds=10 \
   --json_out="$OUT_DIR/raw-hnswlib.json"
 
@@ -168,6 +171,19 @@ beside=$!
 run feedback-under-load --mode=open --rate="$FEEDBACK_RATE" --concurrency=4 --recommend=0 \
   --feedback=1
 wait "$beside"
+# Online inserts: new items at INSERT_RATE (500) items/s while Recommend runs open loop at RATE
+# (compare with open-hybrid-rate, the same load without inserts).
+if [[ ! -s $new_items ]]; then
+  /usr/bin/python3 tools/synthetic_catalog.py --items 20000 --embedding-dim "$DIM" --latent-dim 24 \
+    --seed 2 --id-prefix new- --out "$new_items.tmp" && mv "$new_items.tmp" "$new_items"
+fi
+"$cli" --target="$address" --deadline=60s --json import items "$new_items" --batch=50 \
+  --rate="$INSERT_RATE" >"$OUT_DIR/import-online.json" 2>/dev/null &
+inserter=$!
+run recommend-beside-inserts --mode=open --rate="$RATE" --concurrency=4 --recommend=1 \
+  --feedback=0
+kill "$inserter" 2>/dev/null || true
+wait "$inserter" 2>/dev/null || true
 sleep 1
 after_rss_mb=$(rss_mb)
 stop_server
@@ -188,7 +204,8 @@ print(f"raw hnswlib searchKnn on the server's graph: 1 thread {raw.get(1, 0):.0f
 print(f"{'run':28} {'req/s':>8} {'x raw 2t':>8} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} "
       f"{'p99.9':>7} {'p99/p50':>7} {'errors':>6}")
 for name in ["closed-content", "closed-hybrid", "open-content-rate", "open-hybrid-rate",
-             "open-content-70", "recommend-beside-feedback", "feedback-under-load"]:
+             "open-content-70", "recommend-beside-feedback", "feedback-under-load",
+             "recommend-beside-inserts"]:
     r = load(name)["overall"]
     l = r["latency_ms"]
     print(f"{name:28} {r['throughput_rps']:8.0f} {r['throughput_rps'] / raw.get(2, 1):8.2f} "
