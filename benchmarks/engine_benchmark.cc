@@ -1,0 +1,368 @@
+// One Recommend through the Engine (no gRPC) against the HNSW search it contains, on the same
+// index in the same process, with recall@10 of both against exact brute force.
+//
+//   cmake --build build --target engine_benchmark
+//   nice build/benchmarks/engine_benchmark                      # N=100000 items (~1 min set-up)
+//   SEMREC_BENCH_N=20000 nice build/benchmarks/engine_benchmark # a quick run
+//
+// Baseline: BM_IndexSearch/10 makes exactly the HnswIndex::Search calls a CONTENT Recommend for
+// the same user makes (each interest direction, k=10, the user's seen items filtered out, same
+// ef); BM_IndexSearch/200 those of a HYBRID Recommend (its 200-candidate semantic pool). The
+// engine is the real one (FakeEncoder, HnswIndex, InMemoryUserStore, default EngineOptions, stage
+// metrics exported as the server does) over N items with precomputed 384-d unit embeddings drawn
+// around N/100 topic centres (cosine ~0.5 within a topic), M=16, ef_construction=200,
+// ef_search=64 (the server's default; SEMREC_BENCH_EF). SEMREC_BENCH_USERS users (default 1000)
+// each liked 5 items of one topic, so each has one interest direction. The index is bulk-built
+// with 2 threads before the engine sees it (Engine::UpsertItems inserts one item at a time). The
+// end prints each Recommend's throughput as a multiple of its baseline's.
+#include <benchmark/benchmark.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "core/encoder/testing/fake_encoder.h"
+#include "core/engine/engine.h"
+#include "core/index/fp32_kernels.h"
+#include "core/index/hnsw_index.h"
+#include "core/metrics/registry.h"
+#include "core/user/in_memory_user_store.h"
+
+namespace semrec {
+namespace {
+
+constexpr int kDim = 384;
+constexpr int kK = 10;
+constexpr int kItemsPerTopic = 100;
+constexpr int kLikesPerUser = 5;
+constexpr int kRecallUsers = 200;
+
+int EnvInt(const char* name, int fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::atoi(v) : fallback;
+}
+
+std::string ItemId(int i) { return absl::StrCat("item-", i); }
+
+void NormalizeInPlace(float* v) {
+  double norm = 0;
+  for (int j = 0; j < kDim; ++j) norm += double(v[j]) * v[j];
+  for (int j = 0; j < kDim; ++j) v[j] = static_cast<float>(v[j] / std::sqrt(norm));
+}
+
+// Item i belongs to topic i % topics: its topic's centre plus as much random noise again.
+std::vector<float> TopicVectors(int n, int topics) {
+  std::mt19937 rng(1);
+  std::normal_distribution<float> normal(0.0f, 1.0f / std::sqrt(float(kDim)));
+  std::vector<float> centres(size_t(topics) * kDim), items(size_t(n) * kDim);
+  for (float& x : centres) x = normal(rng);
+  for (int t = 0; t < topics; ++t) NormalizeInPlace(&centres[size_t(t) * kDim]);
+  for (int i = 0; i < n; ++i) {
+    float* v = &items[size_t(i) * kDim];
+    const float* c = &centres[size_t(i % topics) * kDim];
+    for (int j = 0; j < kDim; ++j) v[j] = c[j] + normal(rng);
+    NormalizeInPlace(v);
+  }
+  return items;
+}
+
+// Engine::UpsertItems inserts one item at a time under the catalog lock. To build the graph with
+// two threads, the benchmark fills the HnswIndex with UpsertBatch first and hands the engine this
+// view of it, whose Upsert of an id already present is a no-op (each id is given once), so
+// UpsertItems then only fills the catalog. Everything else forwards to the same HnswIndex.
+class PrebuiltIndex final : public ItemIndex {
+ public:
+  explicit PrebuiltIndex(std::unique_ptr<HnswIndex> index) : index_(std::move(index)) {}
+  int dimension() const override { return index_->dimension(); }
+  size_t size() const override { return index_->size(); }
+  absl::Status Upsert(std::string_view id, absl::Span<const float> vector) override {
+    return index_->Contains(id) ? absl::OkStatus() : index_->Upsert(id, vector);
+  }
+  absl::Status Remove(std::string_view id) override { return index_->Remove(id); }
+  bool Contains(std::string_view id) const override { return index_->Contains(id); }
+  absl::StatusOr<std::vector<float>> GetVector(std::string_view id) const override {
+    return index_->GetVector(id);
+  }
+  std::vector<std::vector<float>> GetVectors(absl::Span<const std::string> ids) const override {
+    return index_->GetVectors(ids);
+  }
+  absl::StatusOr<std::vector<IndexHit>> Search(absl::Span<const float> query, int k,
+                                               const Accept& accept) const override {
+    return index_->Search(query, k, accept);
+  }
+  absl::StatusOr<std::vector<IndexHit>> SearchAmong(
+      absl::Span<const float> query, int k,
+      absl::Span<const std::string> candidates) const override {
+    return index_->SearchAmong(query, k, candidates);
+  }
+  absl::StatusOr<std::vector<std::string>> SaveTo(const std::string& dir) const override {
+    return index_->SaveTo(dir);
+  }
+  absl::Status LoadFrom(const std::string& dir) override { return index_->LoadFrom(dir); }
+
+ private:
+  const std::unique_ptr<HnswIndex> index_;
+};
+
+struct User {
+  std::string id;
+  std::shared_ptr<const UserProfile> profile;
+  std::vector<std::vector<float>> targets;  // what Recommend searches with
+  std::vector<int> liked;                   // item numbers
+};
+
+struct Setup {
+  int n = EnvInt("SEMREC_BENCH_N", 100000);
+  int ef = EnvInt("SEMREC_BENCH_EF", 64);
+  std::vector<float> vectors;
+  const HnswIndex* index = nullptr;  // owned by the engine (through PrebuiltIndex)
+  metrics::Registry registry;
+  std::unique_ptr<Engine> engine;
+  std::vector<User> users;
+  double index_recall = 0, engine_recall = 0;
+  int multi_interest_users = 0;
+
+  Setup() {
+    const auto start = std::chrono::steady_clock::now();
+    const int topics = std::max(1, n / kItemsPerTopic);
+    vectors = TopicVectors(n, topics);
+
+    HnswIndex::Options io;
+    io.dimension = kDim;
+    io.m = 16;
+    io.ef_construction = 200;
+    io.ef_search = ef;
+    io.initial_capacity = n;
+    io.insert_threads = 2;
+    auto hnsw = std::move(HnswIndex::Create(io)).value();
+    std::vector<std::string> ids(n);
+    std::vector<ItemVector> batch(n);
+    for (int i = 0; i < n; ++i) {
+      ids[i] = ItemId(i);
+      batch[i] = {ids[i], absl::MakeConstSpan(&vectors[size_t(i) * kDim], kDim)};
+    }
+    Check(hnsw->UpsertBatch(batch), "UpsertBatch");
+    index = hnsw.get();
+    const double build_s = Seconds(start);
+
+    EngineOptions options;
+    engine = std::move(Engine::Create(options, std::make_unique<FakeEncoder>(kDim),
+                                      std::make_unique<PrebuiltIndex>(std::move(hnsw)),
+                                      std::make_unique<InMemoryUserStore>(options.user)))
+                 .value();
+    engine->ExportStageMetrics(registry);
+    for (int first = 0; first < n; first += 1000) {
+      std::vector<Item> items;
+      std::vector<std::vector<float>> embeddings;
+      for (int i = first; i < std::min(n, first + 1000); ++i) {
+        items.push_back(Item{ids[i], absl::StrCat("synthetic item ", i), {}, {}});
+        embeddings.emplace_back(&vectors[size_t(i) * kDim], &vectors[size_t(i + 1) * kDim]);
+      }
+      Check(engine->UpsertItems(std::move(items), std::move(embeddings)).status(), "UpsertItems");
+    }
+
+    // Users: a tenth as many topics as users, so that each topic's users share items and the
+    // collaborative model has neighbours to offer HYBRID.
+    const int user_count = EnvInt("SEMREC_BENCH_USERS", 1000);
+    const int user_topics = std::min(topics, std::max(1, user_count / 10));
+    const int64_t t0 = absl::ToUnixMicros(absl::Now()) - 3'600'000'000;
+    std::mt19937 rng(3);
+    std::uniform_int_distribution<int> in_topic(0, std::max(0, n / topics - 1));
+    for (int u = 0; u < user_count; ++u) {
+      User user{absl::StrCat("user-", u), nullptr, {}, {}};
+      std::vector<Event> events;
+      for (int e = 0; e < kLikesPerUser; ++e) {
+        user.liked.push_back(u % user_topics + in_topic(rng) * topics);
+        Event ev;
+        ev.item_id = ItemId(user.liked.back());
+        ev.type = EventType::kLike;
+        ev.timestamp_us = t0 + int64_t(u) * kLikesPerUser + e;
+        events.push_back(std::move(ev));
+      }
+      Check(engine->Feedback(user.id, std::move(events)).status(), "Feedback");
+      user.profile = std::move(engine->GetUser(user.id, 0)).value().profile;
+      user.targets = user.profile->InterestDirections();
+      multi_interest_users += user.targets.size() > 1;
+      users.push_back(std::move(user));
+    }
+    MeasureRecall();
+    std::fprintf(stderr,
+                 "set-up: %d items (%d topics), HNSW M=16 ef_construction=200 ef_search=%d built "
+                 "with 2 threads in %.1f s, %d users (%d with several interests), %.1f s in all\n",
+                 n, topics, ef, build_s, user_count, multi_interest_users, Seconds(start));
+  }
+
+  static void Check(const absl::Status& s, const char* what) {
+    if (s.ok()) return;
+    std::fprintf(stderr, "%s failed: %s\n", what, s.ToString().c_str());
+    std::exit(1);
+  }
+  static double Seconds(std::chrono::steady_clock::time_point since) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+  }
+
+  // recall@10 of the index search and of CONTENT Recommend against the exact top 10 unseen items
+  // by best inner product over the user's targets, over the first kRecallUsers users.
+  void MeasureRecall() {
+    const Fp32Kernel* kernel = BestFp32Kernel();
+    const size_t dim = kDim;
+    auto dot = [&](const float* a, const float* b) {
+      if (kernel) return 1.0f - kernel->distance(a, b, &dim);
+      float s = 0;
+      for (int j = 0; j < kDim; ++j) s += a[j] * b[j];
+      return s;
+    };
+    size_t index_hits = 0, engine_hits = 0, total = 0;
+    std::vector<std::pair<float, int>> scored(n);
+    for (int u = 0; u < std::min<int>(kRecallUsers, users.size()); ++u) {
+      const User& user = users[u];
+      for (int i = 0; i < n; ++i) {
+        float best = -2;
+        for (const auto& t : user.targets)
+          best = std::max(best, dot(t.data(), &vectors[size_t(i) * kDim]));
+        scored[i] = {best, i};
+      }
+      for (int i : user.liked) scored[i].first = -3;  // seen: filtered out
+      std::partial_sort(scored.begin(), scored.begin() + kK, scored.end(), std::greater<>());
+      std::vector<std::string> truth;
+      for (int j = 0; j < kK; ++j) truth.push_back(ItemId(scored[j].second));
+      auto count = [&](const std::string& id) {
+        return std::count(truth.begin(), truth.end(), id);
+      };
+      for (const IndexHit& h : SearchLikeRecommend(user, kK)) index_hits += count(h.id);
+      RecommendRequest req;
+      req.user_id = user.id;
+      req.k = kK;
+      req.strategy = Strategy::kContent;
+      for (const Recommendation& r : engine->Recommend(req).value())
+        engine_hits += count(r.item_id);
+      total += kK;
+    }
+    index_recall = double(index_hits) / total;
+    engine_recall = double(engine_hits) / total;
+  }
+
+  // The index searches Recommend makes for `user` when its semantic pool is `fetch` items.
+  std::vector<IndexHit> SearchLikeRecommend(const User& user, int fetch) const {
+    const int per_target = std::max(kK, fetch / static_cast<int>(user.targets.size()));
+    auto accept = [&](std::string_view id) { return !user.profile->seen.contains(id); };
+    std::vector<IndexHit> all;
+    for (const auto& target : user.targets) {
+      std::vector<IndexHit> hits = index->Search(target, per_target, accept).value();
+      all.insert(all.end(), std::make_move_iterator(hits.begin()),
+                 std::make_move_iterator(hits.end()));
+    }
+    return all;
+  }
+};
+
+Setup* setup = nullptr;
+
+// Arg: the semantic pool size (10: CONTENT's k; 200: HYBRID's candidates_per_source).
+void BM_IndexSearch(benchmark::State& state) {
+  const int fetch = static_cast<int>(state.range(0));
+  size_t u = 0;
+  for (auto _ : state) {
+    auto hits = setup->SearchLikeRecommend(setup->users[u++ % setup->users.size()], fetch);
+    benchmark::DoNotOptimize(hits);
+  }
+  state.SetItemsProcessed(state.iterations());
+  if (fetch == kK) state.counters["recall@10"] = setup->index_recall;
+}
+
+void RecommendLoop(benchmark::State& state, Strategy strategy) {
+  RecommendRequest req;
+  req.k = kK;
+  req.strategy = strategy;
+  size_t u = 0;
+  for (auto _ : state) {
+    req.user_id = setup->users[u++ % setup->users.size()].id;
+    auto recs = setup->engine->Recommend(req);
+    if (!recs.ok() || recs->size() != kK) {
+      state.SkipWithError("Recommend failed or answered fewer than k items");
+      break;
+    }
+    benchmark::DoNotOptimize(recs);
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+void BM_EngineRecommend_Semantic(benchmark::State& state) {
+  RecommendLoop(state, Strategy::kContent);
+  state.counters["recall@10"] = setup->engine_recall;
+}
+
+void BM_EngineRecommend_Hybrid(benchmark::State& state) { RecommendLoop(state, Strategy::kHybrid); }
+
+BENCHMARK(BM_IndexSearch)->Arg(kK)->Arg(200);
+BENCHMARK(BM_EngineRecommend_Semantic);
+BENCHMARK(BM_EngineRecommend_Hybrid);
+
+// The console table, plus each benchmark's items/s and seconds per item kept for the ratios.
+class RecordingReporter : public benchmark::ConsoleReporter {
+ public:
+  RecordingReporter() : ConsoleReporter(OO_None) {}  // counters inline: one table, no colours
+  struct Result {
+    double per_second = 0, seconds_per_op = 0;
+  };
+  void ReportRuns(const std::vector<Run>& runs) override {
+    ConsoleReporter::ReportRuns(runs);
+    for (const Run& run : runs) {
+      // One repetition, or the median of several (--benchmark_repetitions).
+      const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
+      if (run.error_occurred || (run.run_type != Run::RT_Iteration && !median)) continue;
+      auto it = run.counters.find("items_per_second");
+      if (it == run.counters.end()) continue;
+      const benchmark::BenchmarkName& name = run.run_name;
+      results_[name.args.empty() ? name.function_name : name.function_name + "/" + name.args] = {
+          it->second.value, 1.0 / it->second.value};
+    }
+  }
+  const Result* Find(const std::string& name) const {
+    auto it = results_.find(name);
+    return it == results_.end() ? nullptr : &it->second;
+  }
+
+ private:
+  std::map<std::string, Result> results_;
+};
+
+void PrintRatio(const RecordingReporter& r, const char* engine, const char* index,
+                const char* what) {
+  const RecordingReporter::Result* e = r.Find(engine);
+  const RecordingReporter::Result* i = r.Find(index);
+  if (!e || !i) return;
+  std::printf("%s = %.2f x index search (%s) queries/s; %.1f us per call beyond the search\n", what,
+              e->per_second / i->per_second, index, (e->seconds_per_op - i->seconds_per_op) * 1e6);
+}
+
+}  // namespace
+}  // namespace semrec
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  spdlog::set_level(spdlog::level::warn);
+  semrec::setup = new semrec::Setup();
+  semrec::RecordingReporter reporter;
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  semrec::PrintRatio(reporter, "BM_EngineRecommend_Semantic", "BM_IndexSearch/10",
+                     "engine semantic (CONTENT) Recommend");
+  semrec::PrintRatio(reporter, "BM_EngineRecommend_Hybrid", "BM_IndexSearch/200",
+                     "engine HYBRID Recommend");
+  std::printf("recall@10 vs brute force (%d users): index search %.4f, engine Recommend %.4f\n",
+              std::min<int>(semrec::kRecallUsers, semrec::setup->users.size()),
+              semrec::setup->index_recall, semrec::setup->engine_recall);
+  benchmark::Shutdown();
+  return 0;
+}
