@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "core/common/deadline.h"
 #include "server/convert.h"
@@ -26,13 +27,20 @@ absl::Time DeadlineOf(const grpc::ServerContext& ctx) {
   return absl::FromChrono(deadline);
 }
 
+// Calls younger than this are not polled for cancellation (their deadline is still checked).
+constexpr absl::Duration kCancellationCheckAfter = absl::Milliseconds(5);
+
 // For the length of an expensive call: its admission ticket, and its caller's deadline and
 // cancellation for the engine's stages on this thread.
 class ExpensiveCall {
  public:
   ExpensiveCall(AdmissionControl& admission, grpc::ServerContext* ctx)
       : ticket_(admission.TryAdmit()),
-        deadline_(DeadlineOf(*ctx), [ctx] { return ctx->IsCancelled(); }) {}
+        deadline_(DeadlineOf(*ctx), [ctx, start = absl::Now()] {
+          // IsCancelled() polls the completion queue (a system call): worth it only for a call
+          // that has run long enough for its caller to give up; short ones finish anyway.
+          return absl::Now() - start > kCancellationCheckAfter && ctx->IsCancelled();
+        }) {}
 
   // OK, or RESOURCE_EXHAUSTED when the server is overloaded (answer it at once).
   const absl::Status& admission() const { return ticket_.status(); }

@@ -97,6 +97,7 @@ double PopularityTracker::ToNowLocked(double stored) const {
 void PopularityTracker::RebaseLocked(int64_t new_anchor_us) {
   const double factor = std::exp2((anchor_us_ - new_anchor_us) / half_life_us_);
   for (auto& [id, s] : stored_) s *= factor;
+  max_stored_ *= factor;
   top_cache_valid_ = false;
   anchor_us_ = new_anchor_us;
 }
@@ -111,14 +112,19 @@ void PopularityTracker::Record(std::string_view id, double weight, int64_t times
   latest_us_ = std::max(latest_us_, timestamp_us);
   // Keep exponents small: rebase once events are 64 half-lives past the anchor.
   if ((latest_us_ - anchor_us_) / half_life_us_ > 64) RebaseLocked(latest_us_);
-  stored_[id] += weight * std::exp2((timestamp_us - anchor_us_) / half_life_us_);
+  const double stored = stored_[id] +=
+      weight * std::exp2((timestamp_us - anchor_us_) / half_life_us_);
+  max_stored_ = std::max(max_stored_, stored);  // stored values only grow between rebases
   // Small trackers are ranked afresh on every Top(); large ones at most every 200 ms.
   if (!top_cache_ || top_cache_->size() < kTopCacheSize) top_cache_valid_ = false;
 }
 
 void PopularityTracker::Forget(std::string_view id) {
   absl::MutexLock lock(&mu_);
-  if (auto it = stored_.find(id); it != stored_.end()) stored_.erase(it);
+  if (auto it = stored_.find(id); it != stored_.end()) {
+    if (it->second >= max_stored_) max_valid_ = false;  // found again by the next MaxScore
+    stored_.erase(it);
+  }
   top_cache_valid_ = false;
 }
 
@@ -155,15 +161,24 @@ void PopularityTracker::Import(State state) {
   started_ = state.started;
   stored_.clear();
   for (auto& [id, s] : state.stored) stored_[std::move(id)] = s;
+  max_valid_ = false;
   top_cache_valid_ = false;
   top_cache_.reset();
 }
 
 double PopularityTracker::MaxScore() const {
-  absl::ReaderMutexLock lock(&mu_);
-  double best = 0;
-  for (const auto& [id, s] : stored_) best = std::max(best, s);
-  return ToNowLocked(best);
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    if (max_valid_) return ToNowLocked(max_stored_);
+  }
+  // After a Forget of the most popular item or an Import: one scan, then incremental again.
+  absl::MutexLock lock(&mu_);
+  if (!max_valid_) {
+    max_stored_ = 0;
+    for (const auto& [id, s] : stored_) max_stored_ = std::max(max_stored_, s);
+    max_valid_ = true;
+  }
+  return ToNowLocked(max_stored_);
 }
 
 std::shared_ptr<const PopularityTracker::RankedIds> PopularityTracker::CachedTopLocked() const {

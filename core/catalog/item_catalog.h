@@ -110,6 +110,10 @@ class PopularityTracker {
   int64_t latest_us_ ABSL_GUARDED_BY(mu_) = 0;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   StringMap<double> stored_ ABSL_GUARDED_BY(mu_);
+  // The largest of stored_, kept as Record raises values (MaxScore is on every Recommend's path:
+  // a scan of a million-item tracker per call would cost more than the search).
+  mutable double max_stored_ ABSL_GUARDED_BY(mu_) = 0;
+  mutable bool max_valid_ ABSL_GUARDED_BY(mu_) = true;
 };
 
 }  // namespace semrec

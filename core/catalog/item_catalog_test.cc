@@ -59,8 +59,30 @@ TEST(PopularityTrackerTest, DecaysByEventTimeWithHalfLife) {
   EXPECT_GE(pop.Score("old"), 0.0);
   auto filtered = pop.Top(10, [](std::string_view id) { return id == "old"; });
   ASSERT_EQ(filtered.size(), 1u);
+  EXPECT_NEAR(pop.MaxScore(), pop.Score("new"), 1e-12);  // kept through the rebase
   pop.Forget("new");
   EXPECT_EQ(pop.Score("new"), 0.0);
+  EXPECT_NEAR(pop.MaxScore(), pop.Score("old"), 1e-12);  // the most popular is gone: rescanned
+}
+
+TEST(PopularityTrackerTest, MaxScoreFollowsRecordsForgetsAndImports) {
+  PopularityTracker pop(kDay / 1e6);
+  EXPECT_EQ(pop.MaxScore(), 0.0);
+  pop.Record("a", 1.0, 0);
+  pop.Record("b", 3.0, 0);
+  EXPECT_NEAR(pop.MaxScore(), 3.0, 1e-9);
+  pop.Forget("a");  // not the maximum
+  EXPECT_NEAR(pop.MaxScore(), 3.0, 1e-9);
+  pop.Record("c", 2.0, 0);
+  pop.Forget("b");
+  EXPECT_NEAR(pop.MaxScore(), 2.0, 1e-9);
+  PopularityTracker copy(kDay / 1e6);
+  copy.Record("z", 9.0, 0);
+  EXPECT_NEAR(copy.MaxScore(), 9.0, 1e-9);
+  copy.Import(pop.Export());
+  EXPECT_NEAR(copy.MaxScore(), 2.0, 1e-9);
+  pop.Forget("c");
+  EXPECT_EQ(pop.MaxScore(), 0.0);
 }
 
 }  // namespace
