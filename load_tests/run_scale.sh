@@ -6,18 +6,21 @@
 # first run builds it (1M items: 30-60 minutes on 2 cores), later runs start from its snapshot.
 # Then, each on a freshly started server:
 #   - start-up time from the snapshot and resident memory, with items only and with the users;
-#   - raw hnswlib searchKnn on the very graph the server saved (hsnw-baseline), 1 and 2 threads;
-#   - user Recommend, closed loop (max throughput) with CONTENT (one vector search, the raw
-#     baseline's equivalent) and HYBRID (the default: fusion with collaborative and trending);
+#   - raw hnswlib searchKnn on the very graph the server saved (hnsw-baseline), 1 and 2 threads;
+#   - user Recommend, closed loop (max throughput): CONTENT for SINGLE_USERS (20000) users with one
+#     event each (one taste: one vector search, the raw baseline's equivalent), HYBRID (the
+#     default: fusion with collaborative and trending) for the imported users (three tastes);
 #   - open loop at RATE (1000) req/s and at 70% of the closed-loop maximum (p99/p50);
-#   - Feedback at FEEDBACK_RATE events/s while Recommend runs open loop at RATE;
+#   - Feedback at FEEDBACK_RATE events/s (EVENTS_PER_CALL per call, 10) while Recommend runs open
+#     loop at RATE;
 #   - Recommend open loop at RATE while new items arrive at INSERT_RATE (500) items/s.
 # Prints one table; JSON of every run in OUT_DIR.
 #   load_tests/run_scale.sh                            # N=1000000 USERS=1000000
 #   N=100000 USERS=100000 DURATION=10s load_tests/run_scale.sh
 # Environment: BUILD_DIR (build), CACHE ($SEMREC_BENCH_CACHE or /tmp/semrec-bench), OUT_DIR
 # (CACHE/server-...), DURATION (15s per run), RATE (1000), FEEDBACK_RATE (5000), CONCURRENCY (8),
-# EF (64, the server's --hnsw_ef_search), INSERT_RATE (500), REBUILD (1: import again).
+# EF (64, the server's --hnsw_ef_search), INSERT_RATE (500), SINGLE_USERS, EVENTS_PER_CALL,
+# REBUILD (1: import again). DURATION is in seconds ("15s").
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -33,13 +36,15 @@ FEEDBACK_RATE=${FEEDBACK_RATE:-5000}
 CONCURRENCY=${CONCURRENCY:-8}
 EF=${EF:-64}
 INSERT_RATE=${INSERT_RATE:-500}
+SINGLE_USERS=${SINGLE_USERS:-20000}
+EVENTS_PER_CALL=${EVENTS_PER_CALL:-10}
 base=$CACHE/server-n$N-u$USERS-latent24
 OUT_DIR=${OUT_DIR:-$base/results}
 data=$base/data
 items=$base/items.jsonl        # with embeddings, for the import
 items_text=$base/items-text.jsonl  # the same ids and texts, for the load generator
 events=$base/events.jsonl
-new_items=$base/new-items.jsonl  # for the online inserts
+new_items=$base/new-items.jsonl  # for the online inserts (fresh ids each run)
 
 server=$BUILD_DIR/server/semrec-server
 load=$BUILD_DIR/load_tests/semrec-load
@@ -125,10 +130,15 @@ if [[ ! -f $base/imported-items ]]; then
   stop_server
   touch "$base/imported-items"
 fi
+users_cached=0
+[[ -f $base/imported-users ]] && users_cached=1
 start_server items-only
 items_startup_s=$startup_s
 sleep 2
 items_rss_mb=$(rss_mb)
+if [[ $users_cached == 1 ]]; then  # the snapshot holds the users already: no items-only figure
+  items_startup_s=nan items_rss_mb=nan
+fi
 if [[ ! -f $base/imported-users ]]; then
   t0=$(date +%s)
   "$cli" --target="$address" --deadline=600s --json import events "$events" --batch=1000 \
@@ -148,42 +158,44 @@ start_server full
 full_startup_s=$startup_s
 sleep 2
 full_rss_mb=$(rss_mb)
-common=(--target="$address" --items_file="$items_text" --users="$USERS" --query=0 --warmup=2s
-        --duration="$DURATION")
+common=(--target="$address" --items_file="$items_text" --query=0 --warmup=2s --duration="$DURATION")
+many=(--users="$USERS")  # the imported users: three events on random items, so most have three
+                         # tastes, and a Recommend makes one search per taste
+one=(--users="$SINGLE_USERS" --user_prefix=p)  # one event each: one taste, one search, as raw
 run() {  # name, semrec-load flags...
   local name=$1
   shift
   "$load" "${common[@]}" "$@" --json_out="$OUT_DIR/$name.json" >"$OUT_DIR/$name.txt"
 }
-run closed-content --mode=closed --concurrency="$CONCURRENCY" --recommend=1 --feedback=0 \
-  --strategy=CONTENT
-run closed-hybrid --mode=closed --concurrency="$CONCURRENCY" --recommend=1 --feedback=0
+# Users p1..pSINGLE_USERS with one event each (event ids make a rerun a no-op).
+"$load" "${common[@]}" "${one[@]}" --seed_feedback="$SINGLE_USERS" --duration=1s --warmup=0s \
+  --recommend=1 --feedback=0 >/dev/null
+content=(--recommend=1 --feedback=0 --strategy=CONTENT)
+run closed-content "${one[@]}" "${content[@]}" --mode=closed --concurrency="$CONCURRENCY"
+run closed-hybrid "${many[@]}" --recommend=1 --feedback=0 --mode=closed --concurrency="$CONCURRENCY"
 max_rate=$(python3 -c "import json; print(int(json.load(open('$OUT_DIR/closed-content.json'))['overall']['throughput_rps']))")
-run open-content-rate --mode=open --rate="$RATE" --concurrency=4 --recommend=1 --feedback=0 \
-  --strategy=CONTENT
-run open-hybrid-rate --mode=open --rate="$RATE" --concurrency=4 --recommend=1 --feedback=0
-run open-content-70 --mode=open --rate=$((max_rate * 7 / 10)) --concurrency=4 --recommend=1 \
-  --feedback=0 --strategy=CONTENT
-# Feedback (one event per call) at FEEDBACK_RATE while Recommend runs open loop at RATE.
-run recommend-beside-feedback --mode=open --rate="$RATE" --concurrency=4 --recommend=1 \
-  --feedback=0 &
+run open-content-rate "${one[@]}" "${content[@]}" --mode=open --rate="$RATE" --concurrency=4
+run open-hybrid-rate "${many[@]}" --recommend=1 --feedback=0 --mode=open --rate="$RATE" \
+  --concurrency=4
+run open-content-70 "${one[@]}" "${content[@]}" --mode=open --rate=$((max_rate * 7 / 10)) \
+  --concurrency=4
+# Feedback: FEEDBACK_RATE events/s in calls of EVENTS_PER_CALL (gRPC costs about 0.1 ms of CPU
+# per call here), while Recommend runs open loop at RATE.
+run recommend-beside-feedback "${one[@]}" "${content[@]}" --mode=open --rate="$RATE" \
+  --concurrency=4 &
 beside=$!
-run feedback-under-load --mode=open --rate="$FEEDBACK_RATE" --concurrency=4 --recommend=0 \
-  --feedback=1
+run feedback-under-load "${many[@]}" --mode=open --rate=$((FEEDBACK_RATE / EVENTS_PER_CALL)) \
+  --events_per_feedback="$EVENTS_PER_CALL" --concurrency=4 --recommend=0 --feedback=1
 wait "$beside"
-# Online inserts: new items at INSERT_RATE (500) items/s while Recommend runs open loop at RATE
-# (compare with open-hybrid-rate, the same load without inserts).
-if [[ ! -s $new_items ]]; then
-  /usr/bin/python3 tools/synthetic_catalog.py --items 20000 --embedding-dim "$DIM" --latent-dim 24 \
-    --seed 2 --id-prefix new- --out "$new_items.tmp" && mv "$new_items.tmp" "$new_items"
-fi
+# Online inserts: new items (fresh ids each run) at INSERT_RATE items/s while Recommend runs open
+# loop at RATE (compare with open-content-rate, the same load without inserts).
+/usr/bin/python3 tools/synthetic_catalog.py --items $((INSERT_RATE * (${DURATION%s} + 2))) --embedding-dim "$DIM" --latent-dim 24 \
+  --seed "$(date +%s)" --id-prefix "new-$(date +%s)-" --out "$new_items" 2>/dev/null
 "$cli" --target="$address" --deadline=60s --json import items "$new_items" --batch=50 \
   --rate="$INSERT_RATE" >"$OUT_DIR/import-online.json" 2>/dev/null &
 inserter=$!
-run recommend-beside-inserts --mode=open --rate="$RATE" --concurrency=4 --recommend=1 \
-  --feedback=0
-kill "$inserter" 2>/dev/null || true
-wait "$inserter" 2>/dev/null || true
+run recommend-beside-inserts "${one[@]}" "${content[@]}" --mode=open --rate="$RATE" --concurrency=4
+wait "$inserter"  # its items/s says whether the server kept up with INSERT_RATE
 sleep 1
 after_rss_mb=$(rss_mb)
 stop_server
@@ -203,6 +215,9 @@ print(f"raw hnswlib searchKnn on the server's graph: 1 thread {raw.get(1, 0):.0f
       f"2 threads {raw.get(2, 0):.0f} q/s")
 print(f"{'run':28} {'req/s':>8} {'x raw 2t':>8} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} "
       f"{'p99.9':>7} {'p99/p50':>7} {'errors':>6}")
+inserted = json.load(open(f"{out}/import-online.json"))
+print(f"online inserts: {inserted['items']} items at {inserted['items_per_second']:.0f} items/s "
+      f"beside recommend-beside-inserts")
 for name in ["closed-content", "closed-hybrid", "open-content-rate", "open-hybrid-rate",
              "open-content-70", "recommend-beside-feedback", "feedback-under-load",
              "recommend-beside-inserts"]:

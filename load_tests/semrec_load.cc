@@ -71,6 +71,7 @@ ABSL_FLAG(bool, upsert_items, false,
 ABSL_FLAG(int64_t, seed_feedback, 0,
           "First send this many Feedback events (not timed), round-robin over the users");
 ABSL_FLAG(std::string, json_out, "", "Also write the results as JSON to this file");
+ABSL_FLAG(std::string, user_prefix, "u", "Users are <prefix>1..<prefix>N");
 ABSL_FLAG(std::string, strategy, "HYBRID",
           "Recommend strategy: HYBRID, CONTENT (one vector search), COLLABORATIVE or POPULAR");
 
@@ -184,6 +185,7 @@ struct Workload {
   std::array<double, kNumKinds> mix{};
   int events_per_feedback = 1;
   v1::Strategy strategy = v1::HYBRID;
+  std::string user_prefix = "u";
 };
 
 absl::Status LoadItems(const std::string& path, Workload& workload) {
@@ -280,11 +282,15 @@ class Caller {
     return {kind, status};
   }
 
-  grpc::Status SendFeedback(const std::string& user, absl::Duration deadline) {
+  // One event with `event_id` (so a repeated seed is a DUPLICATE, not a second event).
+  grpc::Status SendFeedback(const std::string& user, const std::string& event_id,
+                            absl::Duration deadline) {
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+    v1::FeedbackRequest request = FeedbackFor(user, 1);
+    request.mutable_events(0)->set_event_id(event_id);
     v1::FeedbackResponse response;
-    return stub_->Feedback(&context, FeedbackFor(user, 1), &response);
+    return stub_->Feedback(&context, request, &response);
   }
 
   void Record(RequestKind kind, const grpc::Status& status, Clock::duration latency) {
@@ -299,7 +305,8 @@ class Caller {
     const double u = std::uniform_real_distribution<double>(0, 1)(rng_);
     const auto rank = std::lower_bound(workload_.user_cdf.begin(), workload_.user_cdf.end(), u) -
                       workload_.user_cdf.begin();
-    return absl::StrCat("u", std::min<int64_t>(rank, workload_.user_cdf.size() - 1) + 1);
+    return absl::StrCat(workload_.user_prefix,
+                        std::min<int64_t>(rank, workload_.user_cdf.size() - 1) + 1);
   }
   template <typename T>
   const T& Pick(const std::vector<T>& v) {
@@ -477,13 +484,16 @@ absl::Status UpsertItems(const std::string& target, const Workload& workload) {
 
 // `events` Feedback events, one per call, for users u1, u2, ... in turn, spread over the callers.
 absl::Status SeedFeedback(std::vector<std::unique_ptr<Caller>>& callers, int64_t events, int users,
-                          absl::Duration deadline) {
+                          const std::string& prefix, absl::Duration deadline) {
   std::atomic<int64_t> next{0}, failed{0};
   std::vector<std::thread> threads;
   for (auto& caller : callers) {
     threads.emplace_back([&, c = caller.get()] {
       for (int64_t i; (i = next.fetch_add(1)) < events;) {
-        if (!c->SendFeedback(absl::StrCat("u", i % users + 1), deadline).ok()) ++failed;
+        const std::string user = absl::StrCat(prefix, i % users + 1);
+        if (!c->SendFeedback(user, absl::StrCat("seed-", user, "-", i / users), deadline).ok()) {
+          ++failed;
+        }
       }
     });
   }
@@ -634,6 +644,8 @@ absl::Status Main() {
   if (workload.events_per_feedback < 1 || workload.events_per_feedback > 1000) {
     return invalid("--events_per_feedback must be in 1..1000");
   }
+  workload.user_prefix = absl::GetFlag(FLAGS_user_prefix);
+  if (workload.user_prefix.empty()) return invalid("--user_prefix cannot be empty");
   if (!v1::Strategy_Parse(absl::GetFlag(FLAGS_strategy), &workload.strategy) ||
       workload.strategy == v1::STRATEGY_UNSPECIFIED) {
     return invalid("--strategy must be HYBRID, CONTENT, COLLABORATIVE or POPULAR");
@@ -653,7 +665,9 @@ absl::Status Main() {
     }
   }
   if (seed_events > 0) {
-    if (absl::Status s = SeedFeedback(callers, seed_events, users, options.deadline); !s.ok()) {
+    if (absl::Status s =
+            SeedFeedback(callers, seed_events, users, workload.user_prefix, options.deadline);
+        !s.ok()) {
       return s;
     }
   }
