@@ -31,6 +31,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "benchmarks/synthetic_vectors.h"
 #include "core/encoder/testing/fake_encoder.h"
 #include "core/engine/engine.h"
 #include "core/index/fp32_kernels.h"
@@ -41,40 +42,16 @@
 namespace semrec {
 namespace {
 
+using bench::EnvInt;
+using bench::TopicVectors;
+
 constexpr int kDim = 384;
 constexpr int kK = 10;
 constexpr int kItemsPerTopic = 100;
 constexpr int kLikesPerUser = 5;
 constexpr int kRecallUsers = 200;
 
-int EnvInt(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::atoi(v) : fallback;
-}
-
 std::string ItemId(int i) { return absl::StrCat("item-", i); }
-
-void NormalizeInPlace(float* v) {
-  double norm = 0;
-  for (int j = 0; j < kDim; ++j) norm += double(v[j]) * v[j];
-  for (int j = 0; j < kDim; ++j) v[j] = static_cast<float>(v[j] / std::sqrt(norm));
-}
-
-// Item i belongs to topic i % topics: its topic's centre plus as much random noise again.
-std::vector<float> TopicVectors(int n, int topics) {
-  std::mt19937 rng(1);
-  std::normal_distribution<float> normal(0.0f, 1.0f / std::sqrt(float(kDim)));
-  std::vector<float> centres(size_t(topics) * kDim), items(size_t(n) * kDim);
-  for (float& x : centres) x = normal(rng);
-  for (int t = 0; t < topics; ++t) NormalizeInPlace(&centres[size_t(t) * kDim]);
-  for (int i = 0; i < n; ++i) {
-    float* v = &items[size_t(i) * kDim];
-    const float* c = &centres[size_t(i % topics) * kDim];
-    for (int j = 0; j < kDim; ++j) v[j] = c[j] + normal(rng);
-    NormalizeInPlace(v);
-  }
-  return items;
-}
 
 // Engine::UpsertItems inserts one item at a time under the catalog lock. To build the graph with
 // two threads, the benchmark fills the HnswIndex with UpsertBatch first and hands the engine this
@@ -135,7 +112,7 @@ struct Setup {
   Setup() {
     const auto start = std::chrono::steady_clock::now();
     const int topics = std::max(1, n / kItemsPerTopic);
-    vectors = TopicVectors(n, topics);
+    vectors = TopicVectors(n, topics, kDim);
 
     HnswIndex::Options io;
     io.dimension = kDim;

@@ -33,22 +33,20 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "benchmarks/synthetic_vectors.h"
 #include "semrec/v1/semrec.grpc.pb.h"
 #include "server/testing/demo_server.h"
 
 namespace semrec {
 namespace {
 
+using bench::EnvInt;
+
 constexpr int kDim = 384;  // the demo encoder's
 constexpr int kK = 10;
 constexpr int kItemsPerTopic = 100;
 constexpr int kUsers = 1000;
 constexpr int kLikesPerUser = 5;
-
-int EnvInt(const char* name, int fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::atoi(v) : fallback;
-}
 
 std::string ItemId(int i) { return absl::StrCat("item-", i); }
 std::string UserId(int u) { return absl::StrCat("user-", u); }
@@ -81,12 +79,9 @@ struct Setup {
         "/grpc.health.v1.Health/Check", grpc::internal::RpcMethod::NORMAL_RPC, channel);
     Check(HealthCheck().ok(), "health check");
 
-    // Items i of topic i % topics: the topic's centre plus as much random noise again.
     const int topics = std::max(1, n / kItemsPerTopic);
+    const std::vector<float> vectors = bench::TopicVectors(n, topics, kDim);
     std::mt19937 rng(1);
-    std::normal_distribution<float> normal(0.0f, 1.0f / std::sqrt(float(kDim)));
-    std::vector<float> centres(size_t(topics) * kDim);
-    for (float& x : centres) x = normal(rng);
     auto catalog = v1::Catalog::NewStub(channel);
     for (int first = 0; first < n; first += 1000) {
       v1::UpsertItemsRequest req;
@@ -94,8 +89,7 @@ struct Setup {
         v1::Item* item = req.add_items();
         item->set_id(ItemId(i));
         item->set_text(absl::StrCat("synthetic item ", i));
-        const float* c = &centres[size_t(i % topics) * kDim];
-        for (int j = 0; j < kDim; ++j) item->add_embedding(c[j] + normal(rng));  // normalized there
+        item->mutable_embedding()->Add(&vectors[size_t(i) * kDim], &vectors[size_t(i + 1) * kDim]);
       }
       grpc::ClientContext ctx;
       v1::UpsertItemsResponse resp;
