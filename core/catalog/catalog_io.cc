@@ -12,11 +12,9 @@
 namespace semrec {
 
 absl::StatusOr<CatalogReader> CatalogReader::Open(const std::string& path) {
-  auto in = std::make_unique<std::ifstream>(path, std::ios::binary | std::ios::ate);
+  auto in = std::make_unique<std::ifstream>(path, std::ios::binary);
   if (!*in) return absl::NotFoundError(absl::StrCat("cannot open catalog file ", path));
-  const int64_t size = static_cast<int64_t>(in->tellg());
-  in->seekg(0);
-  return CatalogReader(path, std::move(in), size < 0 ? 0 : size);
+  return CatalogReader(path, std::move(in));
 }
 
 absl::StatusOr<std::vector<CatalogRecord>> CatalogReader::Next(size_t max) {
@@ -24,7 +22,6 @@ absl::StatusOr<std::vector<CatalogRecord>> CatalogReader::Next(size_t max) {
   std::string line;
   while (records.size() < max && std::getline(*in_, line)) {
     ++line_no_;
-    bytes_read_ += static_cast<int64_t>(line.size()) + 1;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     auto bad = [&](const std::string& why) {
       return absl::InvalidArgumentError(absl::StrCat(path_, ":", line_no_, ": ", why));

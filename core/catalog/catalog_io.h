@@ -40,19 +40,12 @@ class CatalogReader {
   // are not strings are kept as their JSON text.
   absl::StatusOr<std::vector<CatalogRecord>> Next(size_t max);
 
-  int64_t lines_read() const { return line_no_; }
-  // Bytes consumed so far and the file's size, for progress reports.
-  int64_t bytes_read() const { return bytes_read_; }
-  int64_t file_bytes() const { return file_bytes_; }
-
  private:
-  CatalogReader(std::string path, std::unique_ptr<std::ifstream> in, int64_t file_bytes)
-      : path_(std::move(path)), in_(std::move(in)), file_bytes_(file_bytes) {}
+  CatalogReader(std::string path, std::unique_ptr<std::ifstream> in)
+      : path_(std::move(path)), in_(std::move(in)) {}
 
   std::string path_;
   std::unique_ptr<std::ifstream> in_;
-  int64_t file_bytes_ = 0;
-  int64_t bytes_read_ = 0;
   int64_t line_no_ = 0;
 };
 
