@@ -6,9 +6,11 @@
 // p50/p90/p99/p99.9/max latency in ms and errors by gRPC status code (--json_out: same as JSON).
 //   closed loop: --concurrency callers, each on its own connection, each sending its next request
 //                as soon as the previous one answers (measures capacity).
-//   open loop:   --rate requests/s on a fixed schedule spread over --concurrency senders; latency
-//                counts from each request's intended send time, so a slow server cannot hide its
-//                queueing by delaying sends (coordinated omission corrected, as wrk2 does).
+//   open loop:   --rate requests/s on a fixed schedule spread over --concurrency senders, each
+//                sending asynchronously on its own connection (a slow answer delays no later
+//                send, up to --max_outstanding in flight per sender); latency counts from each
+//                request's intended send time, so a server cannot hide its queueing by delaying
+//                sends (coordinated omission corrected, as wrk2 does).
 // It stops by itself after --duration or --requests, whichever comes first; --warmup is not
 // recorded. Latency includes failed requests; a DEADLINE_EXCEEDED one counts its full wait.
 //
@@ -42,6 +44,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "core/catalog/catalog_io.h"
 #include "grpcpp/grpcpp.h"
@@ -51,7 +54,11 @@
 ABSL_FLAG(std::string, target, "127.0.0.1:50051", "semrec server address host:port");
 ABSL_FLAG(std::string, mode, "closed",
           "closed: --concurrency callers back to back; open: --rate requests/s on a schedule");
-ABSL_FLAG(int, concurrency, 8, "Callers (closed loop) or sender threads (open loop)");
+ABSL_FLAG(int, concurrency, 8,
+          "Callers (closed loop) or sender threads, each with its own connection (open loop)");
+ABSL_FLAG(int, max_outstanding, 10000,
+          "Open loop: calls in flight per sender at most; beyond, the sender waits (and the "
+          "wait counts in the latency of the calls it delays)");
 ABSL_FLAG(double, rate, 1000, "Open loop: requests/s over all senders");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(10),
           "Measured time after the warm-up (0 = no limit, then --requests is needed)");
@@ -250,36 +257,53 @@ class Caller {
 
   // Sends one request of a random kind and waits for its answer.
   std::pair<RequestKind, grpc::Status> CallOnce(absl::Duration deadline) {
-    const auto kind = static_cast<RequestKind>(kind_(rng_));
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+    Call call;
+    Prepare(call, deadline);
     grpc::Status status;
-    switch (kind) {
+    switch (call.kind) {
       case kUserRecommend:
-      case kQueryRecommend: {
-        v1::RecommendRequest request;
-        if (kind == kUserRecommend) {
-          request.set_user_id(ZipfUser());
-        } else {
-          request.set_query(Query());
-        }
-        request.set_k(kRecommendK);
-        request.set_strategy(workload_.strategy);
-        v1::RecommendResponse response;
-        status = stub_->Recommend(&context, request, &response);
+      case kQueryRecommend:
+        status = stub_->Recommend(&call.context, call.recommend, &call.recommend_response);
         break;
-      }
-      case kFeedback: {
-        v1::FeedbackResponse response;
-        status = stub_->Feedback(&context, FeedbackFor(ZipfUser(), workload_.events_per_feedback),
-                                 &response);
-        if (status.ok()) stats_.events_not_applied += response.results_size() - response.applied();
+      case kFeedback:
+        status = stub_->Feedback(&call.context, call.feedback, &call.feedback_response);
         break;
-      }
       case kNumKinds:
         break;
     }
-    return {kind, status};
+    Finish(call, status);
+    return {call.kind, status};
+  }
+
+  // Sends one request of a random kind without waiting: its answer is recorded, when it comes
+  // (on a gRPC thread), with its latency from `intended` when `measured`. At most
+  // `max_outstanding` calls are in flight: beyond, it waits for one to end.
+  void StartCall(absl::Duration deadline, Clock::time_point intended, bool measured,
+                 int max_outstanding) {
+    {
+      absl::MutexLock lock(&mu_);
+      max_outstanding_ = max_outstanding;
+      mu_.Await(absl::Condition(this, &Caller::CanStartLocked));
+      ++outstanding_;
+    }
+    auto call = std::make_shared<Call>();
+    Prepare(*call, deadline);
+    auto done = [this, call, intended, measured](grpc::Status status) {
+      Finish(*call, status);
+      absl::MutexLock lock(&mu_);
+      if (measured) RecordLocked(call->kind, status, Clock::now() - intended);
+      --outstanding_;
+    };
+    if (call->kind == kFeedback) {
+      stub_->async()->Feedback(&call->context, &call->feedback, &call->feedback_response, done);
+    } else {
+      stub_->async()->Recommend(&call->context, &call->recommend, &call->recommend_response, done);
+    }
+  }
+  // Waits until every StartCall has been answered.
+  void AwaitOutstanding() {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(+[](int* n) { return *n == 0; }, &outstanding_));
   }
 
   // One event with `event_id` (so a repeated seed is a DUPLICATE, not a second event).
@@ -287,20 +311,71 @@ class Caller {
                             absl::Duration deadline) {
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
-    v1::FeedbackRequest request = FeedbackFor(user, 1);
+    v1::FeedbackRequest request;
+    {
+      absl::MutexLock lock(&mu_);  // the random stream
+      request = FeedbackFor(user, 1);
+    }
     request.mutable_events(0)->set_event_id(event_id);
     v1::FeedbackResponse response;
     return stub_->Feedback(&context, request, &response);
   }
 
   void Record(RequestKind kind, const grpc::Status& status, Clock::duration latency) {
+    absl::MutexLock lock(&mu_);
+    RecordLocked(kind, status, latency);
+  }
+  const WorkerStats& stats() const { return stats_; }  // once no call is in flight
+
+ private:
+  // One request and its answer.
+  struct Call {
+    RequestKind kind = kNumKinds;
+    grpc::ClientContext context;
+    v1::RecommendRequest recommend;
+    v1::RecommendResponse recommend_response;
+    v1::FeedbackRequest feedback;
+    v1::FeedbackResponse feedback_response;
+  };
+  void Prepare(Call& call, absl::Duration deadline) {
+    absl::MutexLock lock(&mu_);  // the random stream
+    call.kind = static_cast<RequestKind>(kind_(rng_));
+    call.context.set_deadline(absl::ToChronoTime(absl::Now() + deadline));
+    switch (call.kind) {
+      case kUserRecommend:
+      case kQueryRecommend:
+        if (call.kind == kUserRecommend) {
+          call.recommend.set_user_id(ZipfUser());
+        } else {
+          call.recommend.set_query(Query());
+        }
+        call.recommend.set_k(kRecommendK);
+        call.recommend.set_strategy(workload_.strategy);
+        break;
+      case kFeedback:
+        call.feedback = FeedbackFor(ZipfUser(), workload_.events_per_feedback);
+        break;
+      case kNumKinds:
+        break;
+    }
+  }
+  void Finish(const Call& call, const grpc::Status& status) {
+    if (call.kind == kFeedback && status.ok()) {
+      absl::MutexLock lock(&mu_);
+      stats_.events_not_applied +=
+          call.feedback_response.results_size() - call.feedback_response.applied();
+    }
+  }
+  bool CanStartLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return outstanding_ < max_outstanding_;
+  }
+  void RecordLocked(RequestKind kind, const grpc::Status& status, Clock::duration latency)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     KindStats& stats = stats_.kinds[kind];
     stats.latency.Record(latency);
     if (!status.ok()) ++stats.errors[status.error_code()];
   }
-  const WorkerStats& stats() const { return stats_; }
 
- private:
   std::string ZipfUser() {
     const double u = std::uniform_real_distribution<double>(0, 1)(rng_);
     const auto rank = std::lower_bound(workload_.user_cdf.begin(), workload_.user_cdf.end(), u) -
@@ -332,15 +407,19 @@ class Caller {
   const Workload& workload_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<Recommender::Stub> stub_;
-  std::mt19937_64 rng_;
+  absl::Mutex mu_;
+  int outstanding_ ABSL_GUARDED_BY(mu_) = 0;
+  int max_outstanding_ ABSL_GUARDED_BY(mu_) = 1;
+  std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
   std::discrete_distribution<int> kind_;
-  WorkerStats stats_;
+  WorkerStats stats_ ABSL_GUARDED_BY(mu_);
 };
 
 struct RunOptions {
   bool open_loop = false;
   int concurrency = 8;
   double rate = 0;
+  int max_outstanding = 10000;  // open loop, per sender
   absl::Duration warmup;
   absl::Duration duration;  // zero: no limit
   int64_t requests = 0;     // zero: no limit
@@ -402,15 +481,15 @@ void RunOpenLoop(Caller& caller, Schedule& schedule, const RunOptions& options, 
       slot = first_measured;
       intended = slot_time(slot);
     }
-    if (intended >= schedule.end()) return;
+    if (intended >= schedule.end()) break;
     std::this_thread::sleep_until(intended);
     // Fallen so far behind that the run is over: the backlog is not sent (as wrk2).
-    if (Clock::now() >= schedule.end()) return;
+    if (Clock::now() >= schedule.end()) break;
     const bool measured = intended >= schedule.measure_start();
-    if (measured && !schedule.TakeMeasuredRequest()) return;
-    const auto [kind, status] = caller.CallOnce(options.deadline);
-    if (measured) caller.Record(kind, status, Clock::now() - intended);
+    if (measured && !schedule.TakeMeasuredRequest()) break;
+    caller.StartCall(options.deadline, intended, measured, options.max_outstanding);
   }
+  caller.AwaitOutstanding();  // bounded by --deadline
 }
 
 struct RunResult {
@@ -613,6 +692,7 @@ absl::Status Main() {
   options.duration = absl::GetFlag(FLAGS_duration);
   options.requests = absl::GetFlag(FLAGS_requests);
   options.deadline = absl::GetFlag(FLAGS_deadline);
+  options.max_outstanding = absl::GetFlag(FLAGS_max_outstanding);
   Workload workload;
   workload.mix = {absl::GetFlag(FLAGS_recommend), absl::GetFlag(FLAGS_feedback),
                   absl::GetFlag(FLAGS_query)};
@@ -633,6 +713,7 @@ absl::Status Main() {
     return invalid("--duration=0 needs --requests: the run must stop by itself");
   }
   if (options.deadline <= absl::ZeroDuration()) return invalid("--deadline must be positive");
+  if (options.max_outstanding < 1) return invalid("--max_outstanding must be at least 1");
   double mix_sum = 0;
   for (const double w : workload.mix) {
     if (!(w >= 0)) return invalid("--recommend, --feedback and --query cannot be negative");

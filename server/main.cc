@@ -95,6 +95,9 @@ ABSL_FLAG(int, history_items, 10,
 ABSL_FLAG(int, max_interests, 3, "Interest clusters per user (1 = a single interest vector)");
 ABSL_FLAG(int, max_k, 1000, "Largest k a request may ask for");
 ABSL_FLAG(int, max_threads, 0, "Max gRPC server threads (0 = gRPC default)");
+ABSL_FLAG(int, idle_threads, 16,
+          "gRPC threads kept waiting for calls between bursts (fewer: a thread is started and "
+          "ended for most bursts of concurrent calls, which costs latency)");
 ABSL_FLAG(int, max_inflight_requests, 0,
           "Recommend, SimilarItems, Feedback, UpsertItems and Embed calls in flight at most; "
           "beyond, RESOURCE_EXHAUSTED at once (0: 2 x encoder_workers x batch_max_size, and "
@@ -207,6 +210,7 @@ int main(int argc, char** argv) {
   options.engine.history_items = absl::GetFlag(FLAGS_history_items);
   options.engine.user.max_interests = static_cast<size_t>(std::max(1, absl::GetFlag(FLAGS_max_interests)));
   options.max_threads = absl::GetFlag(FLAGS_max_threads);
+  options.idle_threads = absl::GetFlag(FLAGS_idle_threads);
   options.max_inflight_requests = absl::GetFlag(FLAGS_max_inflight_requests);
   options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
 

@@ -87,6 +87,7 @@ absl::Status ServerOptions::Validate() const {
     return absl::InvalidArgumentError("max message size must be at least 1024 bytes");
   }
   if (max_threads < 0) return absl::InvalidArgumentError("max threads must be >= 0");
+  if (idle_threads < 1) return absl::InvalidArgumentError("idle threads must be >= 1");
   if (max_inflight_requests < 0) {
     return absl::InvalidArgumentError("max in-flight requests must be >= 0 (0: derived)");
   }
@@ -209,6 +210,10 @@ absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerOptions
   builder.experimental().SetInterceptorCreators(app->metrics_->InterceptorFactories());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS,
+                              std::min(2, options.idle_threads));
+  builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS,
+                              options.idle_threads);
   if (options.max_threads > 0) {
     grpc::ResourceQuota quota("semrec");
     quota.SetMaxThreads(options.max_threads);

@@ -71,6 +71,11 @@ struct ServerOptions {
   int import_batch_size = 256;
   int max_message_bytes = 16 << 20;
   int max_threads = 0;  // gRPC sync server threads; 0 = gRPC's default
+  // gRPC threads kept waiting for calls between bursts (the sync server's MAX_POLLERS). gRPC's
+  // own default, 2, makes it start and end a thread for nearly every burst of concurrent calls:
+  // tens of thread creations per second under open-loop load, each an 8 MB stack mapped, faulted
+  // and unmapped, which stalled calls by 20-50 ms on a 10 GB process. Fixed at start-up.
+  int idle_threads = 16;
   // Expensive RPCs (Recommend, SimilarItems, Feedback, UpsertItems, Embed) in flight at most;
   // beyond, RESOURCE_EXHAUSTED at once. 0: MaxInflightRequests() derives it. Fixed at start-up.
   int max_inflight_requests = 0;
