@@ -20,7 +20,13 @@
 # Environment: BUILD_DIR (build), CACHE ($SEMREC_BENCH_CACHE or /tmp/semrec-bench), OUT_DIR
 # (CACHE/server-...), DURATION (15s per run), RATE (1000), FEEDBACK_RATE (5000), CONCURRENCY (8),
 # EF (64, the server's --hnsw_ef_search), INSERT_RATE (500), SINGLE_USERS, EVENTS_PER_CALL,
-# REBUILD (1: import again). DURATION is in seconds ("15s").
+# REBUILD (1: import again), DAMON_OFF (1: switch the kernel's DAMON proactive reclaim off for the
+# runs and back on at exit; see below). DURATION is in seconds ("15s").
+#
+# DAMON: some VMs (this project's 2-core machines among them) run the kernel's DAMON reclaim,
+# a kdamond thread that looks for cold pages of physical memory and tries to page them out. On a
+# 10 GB server it takes one of the two cores for bursts of 10-35 ms several times a second, and
+# open-loop p99 goes from about 3 ms to about 100 ms. The table says whether it was running.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -55,11 +61,16 @@ cmake --build "$BUILD_DIR" --target semrec-server semrec-load semrec-cli hnsw-ba
 mkdir -p "$base" "$OUT_DIR"
 
 server_pid=
+damon_states=$(ls /sys/kernel/mm/damon/admin/kdamonds/*/state 2>/dev/null || true)
+damon_switched_off=()
+damon=off
+for f in $damon_states; do if [[ $(cat "$f") == on ]]; then damon=on; fi; done
 cleanup() {
   if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
     kill -TERM "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
   fi
+  for f in "${damon_switched_off[@]}"; do echo on >"$f" || true; done
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -154,6 +165,12 @@ graph=$(ls -d "$data"/snapshots/snapshot-*/hnsw.graph | sort | tail -n 1)
   --json_out="$OUT_DIR/raw-hnswlib.json"
 
 # 3. The server with items and users.
+if [[ "${DAMON_OFF:-0}" == 1 && $damon == on ]]; then
+  for f in $damon_states; do
+    if [[ $(cat "$f") == on ]]; then echo off >"$f" && damon_switched_off+=("$f"); fi
+  done
+  damon="switched off for the runs (DAMON_OFF=1)"
+fi
 start_server full
 full_startup_s=$startup_s
 sleep 2
@@ -201,14 +218,16 @@ after_rss_mb=$(rss_mb)
 stop_server
 
 python3 - "$OUT_DIR" "$N" "$USERS" "$EF" "$items_startup_s" "$items_rss_mb" "$full_startup_s" \
-  "$full_rss_mb" "$after_rss_mb" <<'PY'
+  "$full_rss_mb" "$after_rss_mb" "$damon" <<'PY'
 import json, sys
 out, n, users, ef = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 items_startup, items_rss, full_startup, full_rss, after_rss = map(float, sys.argv[5:10])
+damon = sys.argv[10]
 raw = {r["threads"]: r["queries_per_second"] for r in json.load(open(f"{out}/raw-hnswlib.json"))["results"]}
 def load(name):
     return json.load(open(f"{out}/{name}.json"))
-print(f"\n{n} items x 384 dims (latent 24 + noise), {users} users, M=16, ef={ef}, k=10")
+print(f"\n{n} items x 384 dims (latent 24 + noise), {users} users, M=16, ef={ef}, k=10; "
+      f"kernel DAMON reclaim: {damon}")
 print(f"start-up from the snapshot: items only {items_startup:.1f} s ({items_rss:.0f} MB resident); "
       f"items and users {full_startup:.1f} s ({full_rss:.0f} MB; {after_rss:.0f} MB after the runs)")
 print(f"raw hnswlib searchKnn on the server's graph: 1 thread {raw.get(1, 0):.0f} q/s, "
