@@ -23,7 +23,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -31,6 +30,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "benchmarks/recording_reporter.h"
 #include "benchmarks/synthetic_vectors.h"
 #include "core/encoder/testing/fake_encoder.h"
 #include "core/engine/engine.h"
@@ -286,41 +286,12 @@ BENCHMARK(BM_EngineRecommend_Semantic);
 BENCHMARK(BM_EngineRecommend_Hybrid);
 
 // The console table, plus each benchmark's items/s and seconds per item kept for the ratios.
-class RecordingReporter : public benchmark::ConsoleReporter {
- public:
-  RecordingReporter() : ConsoleReporter(OO_None) {}  // counters inline: one table, no colours
-  struct Result {
-    double per_second = 0, seconds_per_op = 0;
-  };
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const Run& run : runs) {
-      // One repetition, or the median of several (--benchmark_repetitions).
-      const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
-      if (run.error_occurred || (run.run_type != Run::RT_Iteration && !median)) continue;
-      auto it = run.counters.find("items_per_second");
-      if (it == run.counters.end()) continue;
-      const benchmark::BenchmarkName& name = run.run_name;
-      results_[name.args.empty() ? name.function_name : name.function_name + "/" + name.args] = {
-          it->second.value, 1.0 / it->second.value};
-    }
-  }
-  const Result* Find(const std::string& name) const {
-    auto it = results_.find(name);
-    return it == results_.end() ? nullptr : &it->second;
-  }
-
- private:
-  std::map<std::string, Result> results_;
-};
-
 void PrintRatio(const RecordingReporter& r, const char* engine, const char* index,
                 const char* what) {
-  const RecordingReporter::Result* e = r.Find(engine);
-  const RecordingReporter::Result* i = r.Find(index);
-  if (!e || !i) return;
+  const double e = r.PerSecond(engine), i = r.PerSecond(index);
+  if (e == 0 || i == 0) return;
   std::printf("%s = %.2f x index search (%s) queries/s; %.1f us per call beyond the search\n", what,
-              e->per_second / i->per_second, index, (e->seconds_per_op - i->seconds_per_op) * 1e6);
+              e / i, index, (1 / e - 1 / i) * 1e6);
 }
 
 }  // namespace

@@ -25,7 +25,6 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -33,6 +32,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "benchmarks/recording_reporter.h"
 #include "benchmarks/synthetic_vectors.h"
 #include "semrec/v1/semrec.grpc.pb.h"
 #include "server/testing/demo_server.h"
@@ -185,30 +185,6 @@ BENCHMARK(BM_RecommendUserContent)->UseRealTime()->Threads(1)->Threads(2)->Threa
 BENCHMARK(BM_RecommendItemsOnly)->UseRealTime()->Threads(1)->Threads(2)->Threads(8);
 
 // The console table, plus each run's calls/s (all callers together) by benchmark and callers.
-class RecordingReporter : public benchmark::ConsoleReporter {
- public:
-  RecordingReporter() : ConsoleReporter(OO_None) {}  // counters inline: one table, no colours
-  void ReportRuns(const std::vector<Run>& runs) override {
-    ConsoleReporter::ReportRuns(runs);
-    for (const Run& run : runs) {
-      // One repetition, or the median of several (--benchmark_repetitions).
-      const bool median = run.run_type == Run::RT_Aggregate && run.aggregate_name == "median";
-      if (run.error_occurred || (run.run_type != Run::RT_Iteration && !median)) continue;
-      auto it = run.counters.find("items_per_second");
-      if (it != run.counters.end()) {
-        per_second_[{run.run_name.function_name, run.threads}] = it->second.value;
-      }
-    }
-  }
-  double PerSecond(const std::string& name, int64_t threads) const {
-    auto it = per_second_.find({name, threads});
-    return it == per_second_.end() ? 0 : it->second;
-  }
-
- private:
-  std::map<std::pair<std::string, int64_t>, double> per_second_;
-};
-
 void PrintRatios(const RecordingReporter& r) {
   for (const char* name :
        {"BM_RecommendUser", "BM_RecommendUserContent", "BM_RecommendItemsOnly"}) {
