@@ -282,8 +282,8 @@ class Caller {
                  int max_outstanding) {
     {
       absl::MutexLock lock(&mu_);
-      max_outstanding_ = max_outstanding;
-      mu_.Await(absl::Condition(this, &Caller::CanStartLocked));
+      const auto can_start = [&] { return outstanding_ < max_outstanding; };
+      mu_.Await(absl::Condition(&can_start));
       ++outstanding_;
     }
     auto call = std::make_shared<Call>();
@@ -303,7 +303,8 @@ class Caller {
   // Waits until every StartCall has been answered.
   void AwaitOutstanding() {
     absl::MutexLock lock(&mu_);
-    mu_.Await(absl::Condition(+[](int* n) { return *n == 0; }, &outstanding_));
+    const auto none = [&] { return outstanding_ == 0; };
+    mu_.Await(absl::Condition(&none));
   }
 
   // One event with `event_id` (so a repeated seed is a DUPLICATE, not a second event).
@@ -366,9 +367,6 @@ class Caller {
           call.feedback_response.results_size() - call.feedback_response.applied();
     }
   }
-  bool CanStartLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return outstanding_ < max_outstanding_;
-  }
   void RecordLocked(RequestKind kind, const grpc::Status& status, Clock::duration latency)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     KindStats& stats = stats_.kinds[kind];
@@ -409,7 +407,6 @@ class Caller {
   std::unique_ptr<Recommender::Stub> stub_;
   absl::Mutex mu_;
   int outstanding_ ABSL_GUARDED_BY(mu_) = 0;
-  int max_outstanding_ ABSL_GUARDED_BY(mu_) = 1;
   std::mt19937_64 rng_ ABSL_GUARDED_BY(mu_);
   std::discrete_distribution<int> kind_;
   WorkerStats stats_ ABSL_GUARDED_BY(mu_);
