@@ -25,11 +25,13 @@ configure() {
 
 echo "sanitizers: ThreadSanitizer build (build-tsan)"
 configure build-tsan -DSEMREC_TSAN=ON
-cmake --build build-tsan -j "$JOBS" --target engine_concurrency_test batching_encoder_test collab_test
+cmake --build build-tsan -j "$JOBS" --target engine_concurrency_test batching_encoder_test collab_test \
+  user_test
 export TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 external_symbolizer_path=$SYMBOLIZER"
 build-tsan/core/engine/engine_concurrency_test
 build-tsan/core/encoder/batching_encoder_test
 build-tsan/core/collab/collab_test
+build-tsan/core/user/user_test --gtest_filter='*Concurrent*'  # profiles moving between tiers
 tsan_done=$(date +%s)
 
 echo "sanitizers: ASan + UBSan + libFuzzer build (build-fuzz)"

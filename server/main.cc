@@ -63,6 +63,9 @@ ABSL_FLAG(int64_t, snapshot_log_bytes, int64_t{256} << 20,
 ABSL_FLAG(std::string, user_store, "memory",
           "Where user profiles live: memory (this process), or "
           "redis://[[user]:password@]host:port[/db] (shared by every replica using that Redis)");
+ABSL_FLAG(int64_t, user_hot_profiles, 50000,
+          "With the memory user store: profiles kept in fp32, the most recently written; the "
+          "others are held compact (int8 vectors, about a fifth of the memory). 0: all compact");
 ABSL_FLAG(int, redis_pool_size, 8, "With a Redis user store: connections per process");
 ABSL_FLAG(absl::Duration, redis_timeout, absl::Milliseconds(500),
           "With a Redis user store: per-command timeout (and connect timeout); past it the call "
@@ -192,6 +195,13 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "semrec-server: --user_store must be memory or redis://host:port (got \"%s\")\n",
                  store.c_str());
+    return 2;
+  }
+  if (const int64_t hot = absl::GetFlag(FLAGS_user_hot_profiles); hot >= 0) {
+    options.memory_user_store.hot_profiles = static_cast<size_t>(hot);
+  } else {
+    std::fprintf(stderr, "semrec-server: --user_hot_profiles must be 0 or more (got %lld)\n",
+                 static_cast<long long>(hot));
     return 2;
   }
   options.index.m = absl::GetFlag(FLAGS_hnsw_m);

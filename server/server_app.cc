@@ -149,7 +149,7 @@ absl::StatusOr<std::unique_ptr<ServerApp>> ServerApp::Create(const ServerOptions
   std::unique_ptr<UserStore> users;
   std::shared_ptr<ChangeFeed> feed;
   if (options.redis_user_store.redis.url.empty()) {
-    users = std::make_unique<InMemoryUserStore>(options.engine.user);
+    users = std::make_unique<InMemoryUserStore>(options.engine.user, options.memory_user_store);
   } else {
     // One connection pool for the profiles and the feed. Redis must answer now: a replica
     // without it has neither catalog nor users (the orchestrator restarts it with back-off).

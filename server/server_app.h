@@ -26,6 +26,7 @@
 #include "core/encoder/torch_encoder.h"
 #include "core/engine/engine.h"
 #include "core/index/hnsw_index.h"
+#include "core/user/in_memory_user_store.h"
 #include "core/user/redis_user_store.h"
 
 namespace semrec {
@@ -63,6 +64,8 @@ struct ServerOptions {
   // durability.data_dir); a redis:// URL, in Redis, shared by every replica pointing at it.
   // Fixed at start-up.
   RedisUserStoreOptions redis_user_store;
+  // In this process: how many profiles stay fp32 (the rest compact). Fixed at start-up.
+  InMemoryUserStoreOptions memory_user_store;
   // With a Redis user store: the replication feed (catalog writes and Feedback signals shared by
   // every replica through the same Redis). work_dir empty: a directory under $TMPDIR. The feed,
   // replica id and snapshot interval are filled in by Create.

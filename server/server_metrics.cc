@@ -182,6 +182,10 @@ void ServerMetrics::WatchEngine(const Engine& engine) {
        [](const EngineStats& s) { return static_cast<int64_t>(s.items); }},
       {"semrec_users", "Users with a profile.", false,
        [](const EngineStats& s) { return static_cast<int64_t>(s.users); }},
+      {"semrec_compact_users",
+       "Users whose profile is held compact (int8 vectors): all but the --user_hot_profiles most "
+       "recently written.",
+       false, [](const EngineStats& s) { return static_cast<int64_t>(s.compact_users); }},
       {"semrec_uptime_seconds", "Seconds since the engine started.", false,
        [](const EngineStats& s) { return s.uptime_seconds; }},
       {"semrec_events_applied_total", "Feedback events applied.", true,

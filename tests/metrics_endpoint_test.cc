@@ -56,6 +56,8 @@ TEST(MetricsEndpointTest, ReadinessFollowsTheCatalogAndMetricsCountEveryRpc) {
   EXPECT_THAT(response, HasSubstr("semrec_grpc_requests_total{code=\"INVALID_ARGUMENT\",method=\"semrec.v1.Recommender/Recommend\"} 1"));
   EXPECT_THAT(response, HasSubstr("semrec_grpc_request_duration_seconds_count{method=\"semrec.v1.Recommender/Recommend\"} 3"));
   EXPECT_THAT(response, HasSubstr("semrec_items 312"));
+  EXPECT_THAT(response, HasSubstr("semrec_users 0"));
+  EXPECT_THAT(response, HasSubstr("semrec_compact_users 0"));
   EXPECT_THAT(response, HasSubstr("semrec_embedding_cache_misses_total 1"));
   EXPECT_THAT(response, HasSubstr("semrec_build_info{version="));
   EXPECT_THAT(response, HasSubstr("semrec_stage_duration_seconds_count{stage=\"ann\"} 2"));

@@ -1150,6 +1150,7 @@ EngineStats Engine::Stats() const {
   EngineStats s;
   s.items = catalog_.size();
   s.users = users_->size();
+  s.compact_users = users_->compact_size();
   s.events_applied = events_applied_.load(std::memory_order_relaxed);
   s.dimension = encoder_->dimension();
   s.model = encoder_->name();

@@ -235,6 +235,7 @@ struct ItemInfo {
 struct EngineStats {
   size_t items = 0;
   size_t users = 0;
+  size_t compact_users = 0;  // of users, those whose profile is held compact (int8)
   int64_t events_applied = 0;
   int dimension = 0;
   std::string model;

@@ -341,7 +341,9 @@ absl::StatusOr<SnapshotReport> Engine::SnapshotLocked(
   // Catalog writes wait until the catalog files are written; feedback waits only for the capture.
   absl::ReleasableMutexLock catalog_lock(&catalog_write_mu_);
   uint64_t lsn = 0;
-  std::vector<std::pair<std::string, std::shared_ptr<const UserProfile>>> users;
+  // References to the store's immutable profiles, loaded (compact ones decoded) one at a time
+  // while the file is written: capturing decoded copies would need the fp32 size of every user.
+  std::vector<std::pair<std::string, StoredProfile>> users;
   bool users_local = true;
   CoOccurrenceModel::State collab;
   PopularityTracker::State popularity;
@@ -353,9 +355,7 @@ absl::StatusOr<SnapshotReport> Engine::SnapshotLocked(
     users_local = users_->StoresProfilesInProcess();
     if (users_local) {
       RETURN_IF_ERROR(users_->ForEachProfile(
-          [&](const std::string& id, std::shared_ptr<const UserProfile> p) {
-            users.emplace_back(id, std::move(p));
-          }));
+          [&](const std::string& id, StoredProfile p) { users.emplace_back(id, std::move(p)); }));
     }
     collab = collab_.Export();
     popularity = popularity_.Export();
@@ -410,7 +410,8 @@ absl::StatusOr<SnapshotReport> Engine::SnapshotLocked(
   if (users_local) {
     RETURN_IF_ERROR(write_file(kUsersFile, [&](RecordWriter& out) {
       BufferWriter w;
-      for (const auto& [id, profile] : users) {
+      for (const auto& [id, stored] : users) {
+        ASSIGN_OR_RETURN(std::shared_ptr<const UserProfile> profile, stored.Load());
         w.Clear();
         w.PutString(id);
         PutProfile(*profile, w);

@@ -26,14 +26,15 @@ using ::testing::HasSubstr;
 constexpr int kDim = 64;
 constexpr int64_t kHourUs = 3600LL * 1000000;
 
-std::unique_ptr<Engine> MakeEngine(int dim = kDim) {
+std::unique_ptr<Engine> MakeEngine(int dim = kDim, InMemoryUserStoreOptions store = {}) {
   HnswIndex::Options io;
   io.dimension = dim;
   auto index = HnswIndex::Create(io);
   EXPECT_TRUE(index.ok());
   EngineOptions options;
-  auto engine = Engine::Create(options, std::make_unique<FakeEncoder>(dim), std::move(index).value(),
-                               std::make_unique<InMemoryUserStore>(options.user));
+  auto engine =
+      Engine::Create(options, std::make_unique<FakeEncoder>(dim), std::move(index).value(),
+                     std::make_unique<InMemoryUserStore>(options.user, store));
   EXPECT_TRUE(engine.ok()) << engine.status();
   return std::move(engine).value();
 }
@@ -87,7 +88,7 @@ class EngineStorageTest : public ::testing::Test {
   }
 
   std::unique_ptr<Engine> Open(RecoveryReport* report = nullptr) {
-    auto engine = MakeEngine();
+    auto engine = MakeEngine(kDim, store_);
     auto r = engine->OpenDurableState(options_);
     EXPECT_TRUE(r.ok()) << r.status();
     if (r.ok() && report) *report = *r;
@@ -159,6 +160,7 @@ class EngineStorageTest : public ::testing::Test {
 
   ScopedTempDir temp_;
   DurabilityOptions options_;
+  InMemoryUserStoreOptions store_;
 };
 
 TEST_F(EngineStorageTest, LogReplayAloneRestoresEverything) {
@@ -199,6 +201,28 @@ TEST_F(EngineStorageTest, SnapshotPlusLaterLogRestoresEverything) {
   before = Observe(*engine);
   engine.reset();
   engine = Open();
+  EXPECT_EQ(Observe(*engine), before);
+}
+
+// Profiles held compact are snapshotted from their compact form (decoded one at a time while the
+// file is written) and come back as they were: the decoded vectors encode to the same codes.
+TEST_F(EngineStorageTest, CompactProfilesSurviveASnapshotAndTheLog) {
+  store_.hot_profiles = 0;
+  std::string before;
+  {
+    auto engine = Open();
+    Populate(*engine);
+    ASSERT_TRUE(engine->Snapshot().ok());
+    ASSERT_TRUE(
+        engine->Feedback("user-1", {Ev("item-4", EventType::kPurchase, 99 * kHourUs)}).ok());
+    EXPECT_EQ(engine->Stats().compact_users, 5u);
+    before = Observe(*engine);
+  }
+  RecoveryReport report;
+  auto engine = Open(&report);
+  EXPECT_TRUE(report.from_snapshot);
+  EXPECT_EQ(report.records_replayed, 1u);
+  EXPECT_EQ(engine->Stats().compact_users, 5u);
   EXPECT_EQ(Observe(*engine), before);
 }
 

@@ -1,7 +1,14 @@
 #include "core/user/in_memory_user_store.h"
 
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <random>
 #include <thread>
+#include <tuple>
 
+#include "core/user/testing/topic_vectors.h"
 #include "gtest/gtest.h"
 
 namespace semrec {
@@ -54,6 +61,215 @@ TEST(InMemoryUserStoreTest, ConcurrentWritersToOneUserLoseNothing) {
   auto p = *store.Get("shared");
   EXPECT_EQ(p->event_count, kThreads * kEach);
   EXPECT_EQ(p->seen.size(), static_cast<size_t>(kThreads * kEach));
+}
+
+// --- Two tiers: fp32 hot profiles, compact cold ones ---------------------------------------
+
+constexpr size_t kAllHot = std::numeric_limits<size_t>::max();
+
+InMemoryUserStore StoreWithHot(size_t hot_profiles, UserModelOptions model = {}) {
+  InMemoryUserStoreOptions options;
+  options.hot_profiles = hot_profiles;
+  return InMemoryUserStore(std::move(model), options);
+}
+
+std::string UserId(int u) { return "user-" + std::to_string(u); }
+
+ResolvedEvent Click(TopicVectors& topics, int topic, int64_t t, std::string item) {
+  ResolvedEvent r;
+  r.event.item_id = std::move(item);
+  r.event.type = EventType::kClick;
+  r.event.timestamp_us = t;
+  r.vector = topics.Next(topic);
+  return r;
+}
+
+// Applies the same events to `stores`, one event per call, round after round over the users: with
+// more users than hot profiles, every write after a user's first finds it compact.
+void WriteRounds(std::vector<InMemoryUserStore*> stores, int users, int rounds, uint32_t seed,
+                 int64_t spacing_us = 3600'000'000) {
+  TopicVectors topics(30, seed);
+  std::mt19937 rng(seed);
+  std::vector<int> taste(users * 3);
+  for (int& t : taste) t = static_cast<int>(rng() % topics.topics());
+  for (int r = 0; r < rounds; ++r) {
+    for (int u = 0; u < users; ++u) {
+      // A user's events come from its three tastes in turn, an hour apart.
+      const std::vector<ResolvedEvent> one = {
+          Click(topics, taste[u * 3 + r % 3], r * spacing_us, "i" + std::to_string(r))};
+      for (InMemoryUserStore* store : stores) ASSERT_TRUE(store->ApplyEvents(UserId(u), one).ok());
+    }
+  }
+}
+
+// The worst cosine between the two stores' interest directions; the history must match exactly.
+double WorstDirectionCosine(const UserStore& want, const UserStore& got, int users) {
+  double worst = 1;
+  for (int u = 0; u < users; ++u) {
+    auto a = *want.Get(UserId(u));
+    auto b = *got.Get(UserId(u));
+    EXPECT_TRUE(a && b);
+    if (!a || !b) return 0;
+    EXPECT_EQ(a->event_count, b->event_count);
+    EXPECT_EQ(a->seen, b->seen);
+    EXPECT_EQ(a->recent.size(), b->recent.size());
+    EXPECT_EQ(a->positive_mass, b->positive_mass);
+    worst = std::min(worst, Cosine(a->InterestDirection(), b->InterestDirection()));
+  }
+  return worst;
+}
+
+TEST(InMemoryUserStoreTiersTest, KeepsAtMostTheHotCapInFp32) {
+  for (size_t cap : {size_t{0}, size_t{64}, size_t{100}}) {
+    SCOPED_TRACE(cap);
+    InMemoryUserStore store = StoreWithHot(cap);
+    TopicVectors topics(3);
+    constexpr int kUsers = 1000;
+    for (int u = 0; u < kUsers; ++u) {
+      ASSERT_TRUE(store.ApplyEvents(UserId(u), {Click(topics, u % 3, 0, "i")}).ok());
+      ASSERT_LE(store.size() - store.compact_size(), cap);
+    }
+    EXPECT_EQ(store.size(), static_cast<size_t>(kUsers));
+    // 1000 users over 64 shards fill every shard's share.
+    EXPECT_EQ(store.size() - store.compact_size(), cap);
+    for (int u = 0; u < kUsers; ++u) {
+      auto p = *store.Get(UserId(u));
+      ASSERT_NE(p, nullptr);
+      EXPECT_EQ(p->event_count, 1);
+      EXPECT_TRUE(p->seen.contains("i"));
+    }
+  }
+}
+
+TEST(InMemoryUserStoreTiersTest, EventsOnCompactUsersApplyAsOnFp32Ones) {
+  InMemoryUserStore fp32 = StoreWithHot(kAllHot);
+  InMemoryUserStore some_hot = StoreWithHot(64);
+  InMemoryUserStore all_compact = StoreWithHot(0);
+  constexpr int kUsers = 300;
+  WriteRounds({&fp32, &some_hot, &all_compact}, kUsers, /*rounds=*/5, /*seed=*/11);
+  EXPECT_EQ(fp32.compact_size(), 0u);
+  EXPECT_EQ(all_compact.compact_size(), static_cast<size_t>(kUsers));
+  EXPECT_GE(WorstDirectionCosine(fp32, some_hot, kUsers), 0.999);
+  EXPECT_GE(WorstDirectionCosine(fp32, all_compact, kUsers), 0.999);
+}
+
+// A write to a compact user decodes it, and pushing it out again re-encodes the vector the
+// event moved, with fresh rounding error. Here every write after a user's first finds it compact
+// (three users per shard, one hot profile each). A returning user, one visit a day: the errors
+// of old encodings decay with the interest (30-day half-life), so 300 visits stay as close to
+// fp32 as 30 do. Back-to-back writes, an hour apart, have no time to decay: the error grows
+// like the square root of the encodings (0.9992 after 100, 0.998 after 300), which is what the
+// hot tier is for: a user's writes within a session add up in fp32.
+TEST(InMemoryUserStoreTiersTest, RepeatedHotColdCyclesDoNotDrift) {
+  constexpr int kUsers = 192;
+  constexpr int64_t kHourUs = 3600'000'000;
+  for (auto [rounds, spacing_us, bound] :
+       {std::tuple{300, 24 * kHourUs, 0.999}, std::tuple{100, kHourUs, 0.999}}) {
+    InMemoryUserStore fp32 = StoreWithHot(kAllHot);
+    InMemoryUserStore cycling = StoreWithHot(64);
+    WriteRounds({&fp32, &cycling}, kUsers, rounds, /*seed=*/5, spacing_us);
+    EXPECT_GE(cycling.compact_size(), static_cast<size_t>(kUsers - 64));
+    const double worst = WorstDirectionCosine(fp32, cycling, kUsers);
+    std::printf("%d writes %lld h apart, each re-encoding: worst direction cosine %.6f\n", rounds,
+                static_cast<long long>(spacing_us / kHourUs), worst);
+    EXPECT_GE(worst, bound);
+  }
+}
+
+TEST(InMemoryUserStoreTiersTest, DeletesHotAndCompactUsers) {
+  InMemoryUserStore store = StoreWithHot(64);
+  TopicVectors topics(3);
+  constexpr int kUsers = 500;
+  for (int u = 0; u < kUsers; ++u) {
+    ASSERT_TRUE(store.ApplyEvents(UserId(u), {Click(topics, 0, 0, "i")}).ok());
+  }
+  ASSERT_EQ(store.compact_size(), static_cast<size_t>(kUsers - 64));
+  for (int u = 0; u < kUsers; ++u) {
+    EXPECT_TRUE(*store.Delete(UserId(u)));
+    EXPECT_FALSE(*store.Delete(UserId(u)));
+    EXPECT_EQ(*store.Get(UserId(u)), nullptr);
+  }
+  EXPECT_EQ(store.size(), 0u);
+  EXPECT_EQ(store.compact_size(), 0u);
+  // The hot tier has room again.
+  ASSERT_TRUE(store.ApplyEvents(UserId(0), {Click(topics, 0, 0, "i")}).ok());
+  EXPECT_EQ(store.compact_size(), 0u);
+}
+
+TEST(InMemoryUserStoreTiersTest, ForEachProfileAndRestoreProfileRoundTrip) {
+  InMemoryUserStore store = StoreWithHot(64);
+  constexpr int kUsers = 400;
+  WriteRounds({&store}, kUsers, /*rounds=*/4, /*seed=*/3);
+  InMemoryUserStore restored = StoreWithHot(64);
+  size_t visited = 0;
+  ASSERT_TRUE(store
+                  .ForEachProfile([&](const std::string& id, StoredProfile stored) {
+                    ++visited;
+                    auto profile = stored.Load();
+                    ASSERT_TRUE(profile.ok());
+                    ASSERT_TRUE(restored.RestoreProfile(id, *std::move(profile)).ok());
+                  })
+                  .ok());
+  EXPECT_EQ(visited, static_cast<size_t>(kUsers));
+  EXPECT_EQ(restored.size(), static_cast<size_t>(kUsers));
+  EXPECT_EQ(restored.compact_size(), static_cast<size_t>(kUsers - 64));
+  // A compact profile decoded and encoded again keeps its codes: the copy is the original.
+  EXPECT_GE(WorstDirectionCosine(store, restored, kUsers), 0.999999);
+  // Restoring a user again replaces it.
+  auto again = *store.Get(UserId(0));
+  ASSERT_TRUE(restored.RestoreProfile(UserId(0), again).ok());
+  EXPECT_EQ(restored.size(), static_cast<size_t>(kUsers));
+}
+
+// Writers, readers and a snapshot-like visitor over few hot profiles, so users move between
+// the tiers all the time (also run under ThreadSanitizer: .ci/sanitizers.sh).
+TEST(InMemoryUserStoreTiersTest, ConcurrentWritersAndReadersAcrossTiers) {
+  InMemoryUserStore store = StoreWithHot(4);
+  constexpr int kThreads = 4, kWrites = 300, kUsers = 24;
+  std::vector<std::vector<int>> written(kThreads, std::vector<int>(kUsers, 0));
+  std::atomic<bool> done{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      TopicVectors topics(3, t + 1, /*dim=*/32);
+      std::mt19937 rng(t);
+      for (int i = 0; i < kWrites; ++i) {
+        const int u = static_cast<int>(rng() % kUsers);
+        ResolvedEvent e =
+            Click(topics, i % 3, i, "t" + std::to_string(t) + "-" + std::to_string(i));
+        ASSERT_TRUE(store.ApplyEvents(UserId(u), {e}).ok());
+        ++written[t][u];
+        auto p = store.Get(UserId(static_cast<int>(rng() % kUsers)));
+        ASSERT_TRUE(p.ok());
+        if (*p) ASSERT_FALSE((*p)->InterestDirection().empty());
+      }
+    });
+  }
+  std::thread visitor([&] {
+    while (!done.load()) {
+      ASSERT_TRUE(store
+                      .ForEachProfile([](const std::string&, StoredProfile stored) {
+                        ASSERT_TRUE(stored.Load().ok());
+                      })
+                      .ok());
+    }
+  });
+  for (auto& t : threads) t.join();
+  done.store(true);
+  visitor.join();
+  for (int u = 0; u < kUsers; ++u) {
+    int events = 0;
+    for (int t = 0; t < kThreads; ++t) events += written[t][u];
+    auto p = *store.Get(UserId(u));
+    if (events == 0) {
+      EXPECT_EQ(p, nullptr);
+      continue;
+    }
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(p->event_count, events);
+    EXPECT_EQ(p->seen.size(), static_cast<size_t>(events));
+  }
+  EXPECT_LE(store.size() - store.compact_size(), 4u);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "core/user/compact_profile.h"
 #include "core/user/user_model.h"
 
 namespace semrec {
@@ -25,6 +26,27 @@ namespace semrec {
 struct ResolvedEvent {
   Event event;
   std::vector<float> vector;  // the item's or search text's embedding; may be empty
+};
+
+// A profile as ForEachProfile hands it out: it shares the store's immutable state (an fp32
+// profile, or a compact encoding), so capturing every profile costs a few pointers each rather
+// than a decoded copy of each; Load() decodes a compact one into a fresh profile.
+class StoredProfile {
+ public:
+  explicit StoredProfile(std::shared_ptr<const UserProfile> profile)
+      : profile_(std::move(profile)) {}
+  explicit StoredProfile(CompactProfile compact) : compact_(std::move(compact)) {}
+
+  absl::StatusOr<std::shared_ptr<const UserProfile>> Load() const {
+    if (profile_) return profile_;
+    auto profile = std::make_shared<UserProfile>();
+    if (absl::Status s = compact_.Decode(profile.get()); !s.ok()) return s;
+    return std::shared_ptr<const UserProfile>(std::move(profile));
+  }
+
+ private:
+  std::shared_ptr<const UserProfile> profile_;
+  CompactProfile compact_;
 };
 
 class UserStore {
@@ -52,6 +74,8 @@ class UserStore {
   virtual absl::StatusOr<bool> Delete(std::string_view user_id) = 0;
 
   virtual size_t size() const = 0;
+  // Of size(), the profiles held in a compact, lossy form (InMemoryUserStore's cold tier).
+  virtual size_t compact_size() const { return 0; }
 
   // True when profiles live only in this process, so the engine's snapshots and write-ahead log
   // replay must restore them; false for a shared store that keeps them itself (Redis).
@@ -61,9 +85,10 @@ class UserStore {
   virtual bool PublishesChanges() const { return false; }
 
   // Snapshots, for stores that keep profiles only in this process (UNIMPLEMENTED otherwise):
-  // calls `fn` for every profile, and puts a profile back whole.
-  using ProfileVisitor =
-      std::function<void(const std::string& user_id, std::shared_ptr<const UserProfile> profile)>;
+  // calls `fn` for every profile, outside the store's locks (a caller that captures them all
+  // under its own write barrier keeps the StoredProfiles and loads them after), and puts a
+  // profile back whole.
+  using ProfileVisitor = std::function<void(const std::string& user_id, StoredProfile profile)>;
   virtual absl::Status ForEachProfile(const ProfileVisitor& fn) const {
     return absl::UnimplementedError("this user store keeps no local state to snapshot");
   }
