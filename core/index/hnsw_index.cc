@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <queue>
 #include <stdexcept>
 #include <thread>
@@ -107,6 +108,7 @@ class VectorStore {
       chunks_.emplace_back(static_cast<float*>(p));
     }
   }
+  size_t capacity() const { return chunks_.size() * kChunk; }
   const float* Get(labeltype label) const {
     return chunks_[label / kChunk].get() + (label % kChunk) * dim_;
   }
@@ -124,10 +126,11 @@ class VectorStore {
   std::vector<std::unique_ptr<float[], Free>> chunks_;
 };
 
-// Every label's id ("" once removed) and the live labels found by id. The set holds 4-byte
-// labels and reaches the strings through the list, so each id is stored once (a map keyed by
-// std::string would take ~80 more bytes per item). Never moved once built: the set's functors
-// point at the list (owners hold it by unique_ptr).
+// Every label's id ("" once removed) and graph element, and the live labels found by id. The set
+// holds 4-byte labels and reaches the strings through the list, so each id is stored once (a map
+// keyed by std::string would take ~80 more bytes per item). Readers find a label's element here,
+// never in hnswlib's label_lookup_ (an unordered_map that inserts rehash while they read). Never
+// moved once built: the set's functors point at the list (owners hold it by unique_ptr).
 class IdTable {
  public:
   IdTable() : live_(0, Hash{&ids_}, Eq{&ids_}) {}
@@ -137,6 +140,8 @@ class IdTable {
   size_t labels() const { return ids_.size(); }
   size_t live() const { return live_.size(); }
   const std::string& id(labeltype label) const { return ids_[label]; }
+  tableint element(labeltype label) const { return elements_[label]; }
+  void SetElement(labeltype label, tableint element) { elements_[label] = element; }
   const std::vector<std::string>& ids() const { return ids_; }
 
   // The label of a live id, or -1.
@@ -144,27 +149,24 @@ class IdTable {
     auto it = live_.find(id);
     return it == live_.end() ? -1 : static_cast<int64_t>(*it);
   }
-  // Gives `id` (not live) the next label; false for a duplicate.
-  bool Append(std::string id) {
+  // Gives `id` (not live), stored in graph element `element`, the next label; false for a
+  // duplicate.
+  bool Append(std::string id, tableint element) {
     ids_.push_back(std::move(id));
+    elements_.push_back(element);
     if (ids_.back().empty()) return true;  // a removed item's slot
     if (live_.insert(static_cast<uint32_t>(ids_.size() - 1)).second) return true;
     ids_.pop_back();
+    elements_.pop_back();
     return false;
   }
   void Remove(labeltype label) {
     live_.erase(static_cast<uint32_t>(label));  // hashes the id: before clearing it
     ids_[label].clear();
   }
-  // Forgets the labels from `first` on.
-  void Truncate(size_t first) {
-    for (size_t l = first; l < ids_.size(); ++l) {
-      if (!ids_[l].empty()) live_.erase(static_cast<uint32_t>(l));
-    }
-    ids_.resize(first);
-  }
   void Reserve(size_t labels, size_t live) {
     ids_.reserve(labels);
+    elements_.reserve(labels);
     live_.reserve(live);
   }
 
@@ -183,6 +185,7 @@ class IdTable {
     bool operator()(uint32_t a, std::string_view b) const { return (*ids)[a] == b; }
   };
   std::vector<std::string> ids_;
+  std::vector<tableint> elements_;
   absl::flat_hash_set<uint32_t, Hash, Eq> live_;
 };
 
@@ -203,22 +206,41 @@ inline float Distance(const Graph& g, const void* query, tableint id) {
   return g.fstdistfunc_(query, g.getDataByInternalId(id), g.dist_func_param_);
 }
 
-// Greedy descent through the upper layers: the base layer's entry point for `query`.
+// Searches walk the graph while one insert may be linking a new element into it (see
+// HnswIndex::Impl): every link count and link is read once, as a relaxed atomic load, so the
+// compiler never reads a value twice that the insert changes in between. Whatever a search reads
+// is an element that exists: hnswlib writes a list's links before raising its count, rewrites a
+// full list with other existing elements, and writes a new element's vector, label and own links
+// before any list links to it. A search may see a list before or after an insert changes it;
+// either is a valid graph.
+inline int LinkCount(const unsigned int* list, size_t max) {
+  const unsigned short count =
+      __atomic_load_n(reinterpret_cast<const unsigned short*>(list), __ATOMIC_RELAXED);
+  return static_cast<int>(std::min<size_t>(count, max));
+}
+inline tableint Link(const unsigned int* list, int j) {
+  return __atomic_load_n(reinterpret_cast<const tableint*>(list + 1) + j, __ATOMIC_RELAXED);
+}
+
+// Greedy descent through the upper layers: the base layer's entry point for `query`. It starts at
+// the entry point's own level, not hnswlib's maxlevel_: an insert that raises the graph's top
+// level writes the two one after the other, and a search that read the new level with the old
+// entry point would read links that element does not have.
 tableint DescendToBaseLayer(const Graph& g, const void* query) {
-  tableint current = g.enterpoint_node_;
+  tableint current = __atomic_load_n(&g.enterpoint_node_, __ATOMIC_RELAXED);
   float current_distance = Distance(g, query, current);
-  for (int level = g.maxlevel_; level > 0; --level) {
+  for (int level = g.element_levels_[current]; level > 0; --level) {
     bool changed = true;
     while (changed) {
       changed = false;
       const unsigned int* list = g.get_linklist(current, level);
-      const int size = g.getListCount(const_cast<unsigned int*>(list));
-      const tableint* neighbours = reinterpret_cast<const tableint*>(list + 1);
+      const int size = LinkCount(list, g.maxM_);
       for (int i = 0; i < size; ++i) {
-        const float d = Distance(g, query, neighbours[i]);
+        const tableint neighbour = Link(list, i);
+        const float d = Distance(g, query, neighbour);
         if (d < current_distance) {
           current_distance = d;
-          current = neighbours[i];
+          current = neighbour;
           changed = true;
         }
       }
@@ -227,13 +249,15 @@ tableint DescendToBaseLayer(const Graph& g, const void* query) {
   return current;
 }
 
+using Found = std::pair<float, labeltype>;  // (distance, label)
+
 // Best-first search of the base layer from `entry` (hnswlib's searchBaseLayerST, without its
 // shared counters): the `ef` closest elements that are not deleted and that `keep` accepts
-// (kFiltered), closest first. Rejected elements are still walked through, so a selective
-// filter explores further instead of losing results.
+// (kFiltered), closest first, by label. Rejected elements are still walked through, so a
+// selective filter explores further instead of losing results.
 template <bool kFiltered, typename Keep>
-std::vector<Candidate> SearchBaseLayer(const Graph& g, tableint entry, const void* query, size_t ef,
-                                       const Keep& keep) {
+std::vector<Found> SearchBaseLayer(const Graph& g, tableint entry, const void* query, size_t ef,
+                                   const Keep& keep) {
   hnswlib::VisitedList* visited_list = g.visited_list_pool_->getFreeVisitedList();
   hnswlib::vl_type* visited = visited_list->mass;
   const hnswlib::vl_type tag = visited_list->curV;
@@ -260,19 +284,22 @@ std::vector<Candidate> SearchBaseLayer(const Graph& g, tableint entry, const voi
   const char* level0 = g.data_level0_memory_ + g.offsetData_;
   const size_t stride = g.size_data_per_element_;
   const int lines = static_cast<int>((g.data_size_ + 63) / 64);
+  std::vector<tableint> neighbours(g.maxM0_);
   std::vector<tableint> fresh(g.maxM0_);
   while (!frontier.empty()) {
     const Candidate current = frontier.top();
     if (current.first > bound && (results.size() == ef || !must_fill)) break;
     frontier.pop();
     const unsigned int* list = g.get_linklist0(current.second);
-    const int size = std::min<int>(g.getListCount(const_cast<unsigned int*>(list)), g.maxM0_);
-    const tableint* neighbours = reinterpret_cast<const tableint*>(list + 1);
+    const int size = LinkCount(list, g.maxM0_);
     // The unvisited neighbours' vectors are requested from memory all at once, every cache line
     // of them, before any is compared: a large index's walk waits on memory, not arithmetic,
     // and this keeps many misses in flight instead of one or two (hnswlib prefetches one line
     // of the next neighbour only).
-    for (int j = 0; j < size; ++j) __builtin_prefetch(visited + neighbours[j]);
+    for (int j = 0; j < size; ++j) {
+      neighbours[j] = Link(list, j);
+      __builtin_prefetch(visited + neighbours[j]);
+    }
     int count = 0;
     for (int j = 0; j < size; ++j) {
       const tableint id = neighbours[j];
@@ -297,8 +324,10 @@ std::vector<Candidate> SearchBaseLayer(const Graph& g, tableint entry, const voi
   }
   g.visited_list_pool_->releaseVisitedList(visited_list);
 
-  std::vector<Candidate> out(results.size());
-  for (size_t i = out.size(); i-- > 0; results.pop()) out[i] = results.top();
+  std::vector<Found> out(results.size());
+  for (size_t i = out.size(); i-- > 0; results.pop()) {
+    out[i] = Found(results.top().first, g.getExternalLabel(results.top().second));
+  }
   return out;
 }
 
@@ -310,6 +339,15 @@ struct HnswIndex::Impl {
   // fp32 inner products: the graph's space without quantization, else exact rescoring.
   std::unique_ptr<Fp32Space> fp32_space;
 
+  // Writers (Upsert, UpsertBatch, Remove, LoadFrom) take write_mu, one at a time, and SaveTo takes
+  // it to see no insert half done. `mu` guards what searches read. A new item is linked into the
+  // graph under `mu` in reader mode, beside the searches (hnswlib locks the lists it changes; a
+  // search reads them as the comment above LinkCount says), and published, its id appended to
+  // `ids`, under `mu` in writer mode, for microseconds. Until then searches skip its label
+  // (labels >= ids->labels()) and no reader can reach it by id. Updates of an existing item,
+  // removals and growth hold `mu` in writer mode throughout: readers never see a vector half
+  // rewritten, and resizeIndex moves everything.
+  mutable absl::Mutex write_mu ABSL_ACQUIRED_BEFORE(mu);
   mutable absl::Mutex mu;
   std::unique_ptr<Graph> graph ABSL_GUARDED_BY(mu);
   // Labels are never reused: a removed item's slot stays marked deleted in the graph, and
@@ -340,6 +378,12 @@ struct HnswIndex::Impl {
     return buffer.data();
   }
 
+  // Whether `more` new elements need Grow first.
+  bool NeedsGrow(size_t more) const ABSL_SHARED_LOCKS_REQUIRED(mu) {
+    const size_t needed = graph->cur_element_count + more;
+    return needed > graph->max_elements_ || (int8() && needed > exact.capacity());
+  }
+
   // Makes room for `more` new elements (doubling). Every label has its element (removed ones
   // keep theirs), so labels and elements are counted alike. Throws what hnswlib throws.
   void Grow(size_t more) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
@@ -351,19 +395,21 @@ struct HnswIndex::Impl {
     if (int8()) exact.Reserve(needed);
   }
 
-  // Inserts or updates one element of the graph. Throws what hnswlib throws.
-  void Put(labeltype label, absl::Span<const float> v, std::vector<char>& buffer)
+  // Inserts or updates the element of `label`; returns the element. Throws what hnswlib throws.
+  tableint Put(labeltype label, absl::Span<const float> v, std::vector<char>& buffer)
       ABSL_SHARED_LOCKS_REQUIRED(mu) {
     if (int8()) exact.Put(label, v.data());
-    graph->addPoint(GraphForm(v, buffer), label);
+    return graph->addPoint(GraphForm(v, buffer), label, -1);
   }
 
+  // The fp32 vector of a published label.
+  const float* VectorData(labeltype label) const ABSL_SHARED_LOCKS_REQUIRED(mu) {
+    if (int8()) return exact.Get(label);
+    return reinterpret_cast<const float*>(graph->getDataByInternalId(ids->element(label)));
+  }
   std::vector<float> VectorOf(labeltype label) const ABSL_SHARED_LOCKS_REQUIRED(mu) {
-    if (int8()) {
-      const float* v = exact.Get(label);
-      return std::vector<float>(v, v + options.dimension);
-    }
-    return graph->getDataByLabel<float>(label);
+    const float* v = VectorData(label);
+    return std::vector<float>(v, v + options.dimension);
   }
 };
 
@@ -426,17 +472,37 @@ size_t HnswIndex::removed_slots() const {
 absl::Status HnswIndex::Upsert(std::string_view id, absl::Span<const float> vector) {
   if (id.empty()) return absl::InvalidArgumentError("item id is empty");
   if (auto s = impl_->CheckDim(vector, "item vector"); !s.ok()) return s;
+  Impl& impl = *impl_;
   std::vector<char> buffer;
-  absl::MutexLock lock(&impl_->mu);
+  absl::MutexLock writer(&impl.write_mu);
   try {
-    if (const int64_t label = impl_->ids->Find(id); label >= 0) {
-      impl_->Put(label, vector, buffer);  // existing label: hnswlib updates in place
+    int64_t existing;
+    bool grow;
+    {
+      absl::ReaderMutexLock lock(&impl.mu);
+      existing = impl.ids->Find(id);
+      grow = existing < 0 && impl.NeedsGrow(1);
+    }
+    if (existing >= 0) {
+      absl::MutexLock lock(&impl.mu);
+      impl.Put(existing, vector, buffer);  // hnswlib updates in place
       return absl::OkStatus();
     }
-    impl_->Grow(1);
-    const labeltype label = impl_->ids->labels();
-    impl_->Put(label, vector, buffer);
-    impl_->ids->Append(std::string(id));
+    if (grow) {
+      absl::MutexLock lock(&impl.mu);
+      impl.Grow(1);
+    }
+    // Linked beside the searches, then published. If Put throws after hnswlib took an element,
+    // the label stays unpublished and the next insert takes it over (addPoint updates it).
+    labeltype label;
+    tableint element;
+    {
+      absl::ReaderMutexLock lock(&impl.mu);
+      label = impl.ids->labels();
+      element = impl.Put(label, vector, buffer);
+    }
+    absl::MutexLock lock(&impl.mu);
+    impl.ids->Append(std::string(id), element);
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("HNSW insert of '", std::string(id), "' failed: ", e.what()));
   }
@@ -453,42 +519,57 @@ absl::Status HnswIndex::UpsertBatch(absl::Span<const ItemVector> items) {
           absl::StrCat("batch item ", i, " ('", std::string(items[i].id), "'): ", s.message()));
     }
   }
-  absl::MutexLock lock(&impl_->mu);
+  Impl& impl = *impl_;
+  absl::MutexLock writer(&impl.write_mu);
   // Labels first, one thread: each label is written once (the last item naming its id), since
-  // hnswlib must not insert and update one label at the same time.
+  // hnswlib must not insert and update one label at the same time. Existing ids keep theirs; new
+  // ids take the next labels, in order, and are published once inserted.
   absl::flat_hash_map<labeltype, size_t> item_of_label;
   item_of_label.reserve(items.size());
-  IdTable& ids = *impl_->ids;
-  const size_t first_new = ids.labels();
-  for (size_t i = 0; i < items.size(); ++i) {
-    int64_t label = ids.Find(items[i].id);
-    if (label < 0) {
-      label = ids.labels();
-      ids.Append(std::string(items[i].id));
+  absl::flat_hash_map<std::string_view, labeltype> new_labels;
+  size_t first_new;
+  bool updates = false, grow;
+  {
+    absl::ReaderMutexLock lock(&impl.mu);
+    first_new = impl.ids->labels();
+    for (size_t i = 0; i < items.size(); ++i) {
+      int64_t label = impl.ids->Find(items[i].id);
+      if (label < 0) {
+        label = new_labels.try_emplace(items[i].id, first_new + new_labels.size()).first->second;
+      } else {
+        updates = true;
+      }
+      item_of_label[label] = i;
     }
-    item_of_label[label] = i;
+    grow = impl.NeedsGrow(new_labels.size());
   }
   std::vector<std::pair<labeltype, size_t>> work(item_of_label.begin(), item_of_label.end());
   std::sort(work.begin(), work.end());  // new labels in order, as single upserts would take them
-  try {
-    impl_->Grow(ids.labels() - first_new);
-  } catch (const std::exception& e) {
-    ids.Truncate(first_new);
-    return absl::ResourceExhaustedError(absl::StrCat("cannot grow the HNSW index: ", e.what()));
+  if (grow) {
+    absl::MutexLock lock(&impl.mu);
+    try {
+      impl.Grow(new_labels.size());
+    } catch (const std::exception& e) {
+      return absl::ResourceExhaustedError(absl::StrCat("cannot grow the HNSW index: ", e.what()));
+    }
   }
 
+  std::vector<tableint> elements(work.size());
+  std::vector<char> inserted(work.size(), 0);
   std::atomic<size_t> next{0};
   std::atomic<bool> failed{false};
   absl::Mutex error_mu;
   std::string error;
-  Impl* impl = impl_.get();
+  // Updates of existing items hold `mu` in writer mode (readers never see a vector half
+  // rewritten); a batch of new items only is linked beside the searches.
   auto insert = [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {  // runs while this thread holds mu
     std::vector<char> buffer;
     for (size_t w;
          !failed.load(std::memory_order_relaxed) && (w = next.fetch_add(1)) < work.size();) {
       const auto& [label, i] = work[w];
       try {
-        impl->Put(label, items[i].vector, buffer);
+        elements[w] = impl.Put(label, items[i].vector, buffer);
+        inserted[w] = 1;
       } catch (const std::exception& e) {
         absl::MutexLock l(&error_mu);
         if (!failed.exchange(true)) {
@@ -499,16 +580,37 @@ absl::Status HnswIndex::UpsertBatch(absl::Span<const ItemVector> items) {
     }
   };
   // A thread per ~64 items at most: starting one costs about as much as an insert.
-  const size_t threads = std::min<size_t>(impl_->options.insert_threads, 1 + work.size() / 64);
-  std::vector<std::thread> helpers;
-  for (size_t t = 1; t < threads; ++t) helpers.emplace_back(insert);
-  insert();
-  for (auto& t : helpers) t.join();
+  const size_t threads = std::min<size_t>(impl.options.insert_threads, 1 + work.size() / 64);
+  {
+    std::optional<absl::MutexLock> exclusive;
+    std::optional<absl::ReaderMutexLock> shared;
+    if (updates) {
+      exclusive.emplace(&impl.mu);
+    } else {
+      shared.emplace(&impl.mu);
+    }
+    std::vector<std::thread> helpers;
+    for (size_t t = 1; t < threads; ++t) helpers.emplace_back(insert);
+    insert();
+    for (auto& t : helpers) t.join();
+  }
+  // Publishes the new items, in label order, up to the first that failed: the labels after it
+  // stay unpublished and later inserts take their elements over.
+  absl::MutexLock lock(&impl.mu);
+  std::vector<std::string_view> new_ids(new_labels.size());
+  for (const auto& [id, label] : new_labels) new_ids[label - first_new] = id;
+  for (size_t w = 0; w < work.size(); ++w) {
+    const labeltype label = work[w].first;
+    if (label < first_new) continue;
+    if (!inserted[w]) break;
+    impl.ids->Append(std::string(new_ids[label - first_new]), elements[w]);
+  }
   if (failed) return absl::InternalError(error);  // out of memory: the batch is partly applied
   return absl::OkStatus();
 }
 
 absl::Status HnswIndex::Remove(std::string_view id) {
+  absl::MutexLock writer(&impl_->write_mu);
   absl::MutexLock lock(&impl_->mu);
   const int64_t label = impl_->ids->Find(id);
   if (label < 0) {
@@ -535,11 +637,7 @@ absl::StatusOr<std::vector<float>> HnswIndex::GetVector(std::string_view id) con
   if (label < 0) {
     return absl::NotFoundError(absl::StrCat("item '", std::string(id), "' is not in the index"));
   }
-  try {
-    return impl_->VectorOf(label);
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat("HNSW read of '", std::string(id), "' failed: ", e.what()));
-  }
+  return impl_->VectorOf(label);
 }
 
 std::vector<std::vector<float>> HnswIndex::GetVectors(absl::Span<const std::string> ids) const {
@@ -547,12 +645,7 @@ std::vector<std::vector<float>> HnswIndex::GetVectors(absl::Span<const std::stri
   absl::ReaderMutexLock lock(&impl_->mu);
   for (size_t i = 0; i < ids.size(); ++i) {
     const int64_t label = impl_->ids->Find(ids[i]);
-    if (label < 0) continue;
-    try {
-      out[i] = impl_->VectorOf(label);
-    } catch (const std::exception&) {
-      // Marked deleted in the graph: reported as absent, like an unknown id.
-    }
+    if (label >= 0) out[i] = impl_->VectorOf(label);
   }
   return out;
 }
@@ -570,15 +663,19 @@ absl::StatusOr<std::vector<IndexHit>> HnswIndex::Search(absl::Span<const float> 
   if (live == 0) return hits;
   const size_t want = std::min<size_t>(k, live);
   const size_t ef = std::max<size_t>(impl_->ef, want);
-  std::vector<Candidate> found;
+  const IdTable& ids = *impl_->ids;
+  const size_t published = ids.labels();  // an insert may be linking the next label right now
+  std::vector<Found> found;
   try {
     const tableint entry = DescendToBaseLayer(graph, graph_query);
     if (accept) {
-      const IdTable& ids = *impl_->ids;
-      auto keep = [&](labeltype label) { return accept(ids.id(label)); };
+      auto keep = [&](labeltype label) { return label < published && accept(ids.id(label)); };
       found = SearchBaseLayer<true>(graph, entry, graph_query, ef, keep);
     } else {
       found = SearchBaseLayer<false>(graph, entry, graph_query, ef, [](labeltype) { return true; });
+      found.erase(std::remove_if(found.begin(), found.end(),
+                                 [&](const Found& f) { return f.second >= published; }),
+                  found.end());
     }
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("HNSW search failed: ", e.what()));
@@ -590,13 +687,11 @@ absl::StatusOr<std::vector<IndexHit>> HnswIndex::Search(absl::Span<const float> 
     // already gave the recall of rescoring all ef of them, on isotropic and on low-rank data,
     // in index_scale_benchmark); their vectors are fetched together.
     found.resize(std::min(found.size(), kRescoreFactor * want));
-    for (const Candidate& c : found)
-      __builtin_prefetch(impl_->exact.Get(graph.getExternalLabel(c.second)));
+    for (const Found& f : found) __builtin_prefetch(impl_->exact.Get(f.second));
     const auto ip = impl_->fp32_space->get_dist_func();
     const void* dim = impl_->fp32_space->get_dist_func_param();
-    for (const Candidate& c : found) {
-      const labeltype label = graph.getExternalLabel(c.second);
-      scored.emplace_back(1.0f - ip(query.data(), impl_->exact.Get(label), dim), label);
+    for (const Found& f : found) {
+      scored.emplace_back(1.0f - ip(query.data(), impl_->exact.Get(f.second), dim), f.second);
     }
     const size_t keep = std::min(want, scored.size());
     std::partial_sort(scored.begin(), scored.begin() + keep, scored.end(),
@@ -604,11 +699,11 @@ absl::StatusOr<std::vector<IndexHit>> HnswIndex::Search(absl::Span<const float> 
     scored.resize(keep);
   } else {
     for (size_t i = 0; i < found.size() && i < want; ++i) {
-      scored.emplace_back(1.0f - found[i].first, graph.getExternalLabel(found[i].second));
+      scored.emplace_back(1.0f - found[i].first, found[i].second);
     }
   }
   hits.reserve(scored.size());
-  for (const auto& [score, label] : scored) hits.push_back(IndexHit{impl_->ids->id(label), score});
+  for (const auto& [score, label] : scored) hits.push_back(IndexHit{ids.id(label), score});
   return hits;
 }
 
@@ -619,7 +714,6 @@ absl::StatusOr<std::vector<IndexHit>> HnswIndex::SearchAmong(
   const auto ip = impl_->fp32_space->get_dist_func();
   const void* dim = impl_->fp32_space->get_dist_func_param();
   absl::ReaderMutexLock lock(&impl_->mu);
-  const Graph& graph = *impl_->graph;
   // Min-heap of the best k (score, candidate index).
   std::priority_queue<std::pair<float, size_t>, std::vector<std::pair<float, size_t>>,
                       std::greater<>>
@@ -627,15 +721,7 @@ absl::StatusOr<std::vector<IndexHit>> HnswIndex::SearchAmong(
   for (size_t i = 0; i < candidates.size(); ++i) {
     const int64_t label = impl_->ids->Find(candidates[i]);
     if (label < 0) continue;
-    const void* v;
-    if (impl_->int8()) {
-      v = impl_->exact.Get(label);
-    } else {
-      auto it = graph.label_lookup_.find(label);
-      if (it == graph.label_lookup_.end()) continue;
-      v = graph.getDataByInternalId(it->second);
-    }
-    const float score = 1.0f - ip(query.data(), v, dim);
+    const float score = 1.0f - ip(query.data(), impl_->VectorData(label), dim);
     if (best.size() < static_cast<size_t>(k)) {
       best.emplace(score, i);
     } else if (score > best.top().first) {
@@ -783,6 +869,7 @@ absl::StatusOr<std::unique_ptr<Graph>> LoadGraph(const std::string& path,
 }
 
 absl::StatusOr<std::vector<std::string>> HnswIndex::SaveTo(const std::string& dir) const {
+  absl::MutexLock writer(&impl_->write_mu);  // no insert half done in the files
   absl::ReaderMutexLock lock(&impl_->mu);
   const std::string graph_path = dir + "/" + kGraphFile;
   auto& graph = *impl_->graph;  // saveIndex is not const, but only reads
@@ -883,7 +970,10 @@ absl::Status HnswIndex::LoadFrom(const std::string& dir) {
     while (!chunk.done() && ids->labels() < labels) {
       std::string id;
       if (!chunk.GetString(&id)) return corrupt(kIdsFile, "malformed id");
-      if (!ids->Append(id)) return corrupt(kIdsFile, absl::StrCat("id '", id, "' appears twice"));
+      // Every label's element is known once the graph is read (below).
+      if (!ids->Append(id, 0)) {
+        return corrupt(kIdsFile, absl::StrCat("id '", id, "' appears twice"));
+      }
     }
     if (!chunk.done()) return corrupt(kIdsFile, "trailing bytes");
   }
@@ -931,6 +1021,11 @@ absl::Status HnswIndex::LoadFrom(const std::string& dir) {
     return absl::DataLossError(absl::StrCat("the HNSW graph holds ", graph->cur_element_count,
                                             " elements but ", kIdsFile, " names ", labels));
   }
+  for (const auto& [label, element] : graph->label_lookup_) {
+    if (label >= labels) return absl::DataLossError("the HNSW graph holds labels past its ids");
+    ids->SetElement(label, element);
+  }
+  absl::MutexLock writer(&impl_->write_mu);
   absl::MutexLock lock(&impl_->mu);
   impl_->graph = std::move(graph);
   impl_->ids = std::move(ids);

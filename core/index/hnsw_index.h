@@ -16,9 +16,12 @@
 //   ASSIGN_OR_RETURN(std::unique_ptr<HnswIndex> index, HnswIndex::Create(opts));
 //   index->Upsert("item-1", vec);
 //
-// Thread-safe: an absl::Mutex in reader mode guards searches, in writer mode inserts, removals
-// and growth (hnswlib's search is not safe against concurrent inserts, hnswlib issue #562, and
-// resizeIndex is not thread-safe). UpsertBatch inserts with several threads under one write lock.
+// Thread-safe. Searches and reads hold an absl::Mutex in reader mode. Writers run one at a time;
+// a new item is linked into the graph beside the searches (hnswlib's own searchKnn is not safe
+// against concurrent inserts, hnswlib issue #562: semrec's walk reads links as the .cc explains,
+// starts from the entry point's own level, and skips labels not yet published), and is published
+// under the writer lock for microseconds. Updates of existing items, removals and growth
+// (resizeIndex) hold the writer lock throughout. UpsertBatch inserts with several threads.
 #ifndef SEMREC_CORE_INDEX_HNSW_INDEX_H_
 #define SEMREC_CORE_INDEX_HNSW_INDEX_H_
 
@@ -55,7 +58,8 @@ class HnswIndex final : public ItemIndex {
   int dimension() const override;
   size_t size() const override;
   absl::Status Upsert(std::string_view id, absl::Span<const float> vector) override;
-  // Holds the write lock for the whole batch and inserts with Options::insert_threads threads.
+  // Inserts with Options::insert_threads threads, beside searches when the batch holds only new
+  // items (an update in it holds the writer lock for the whole batch); published together.
   absl::Status UpsertBatch(absl::Span<const ItemVector> items) override;
   absl::Status Remove(std::string_view id) override;
   bool Contains(std::string_view id) const override;
