@@ -20,6 +20,7 @@
 # Environment: BUILD_DIR (build), CACHE ($SEMREC_BENCH_CACHE or /tmp/semrec-bench), OUT_DIR
 # (CACHE/server-...), DURATION (15s per run), RATE (1000), FEEDBACK_RATE (5000), CONCURRENCY (8),
 # EF (64, the server's --hnsw_ef_search), INSERT_RATE (500), SINGLE_USERS, EVENTS_PER_CALL,
+# FSYNC (always: the server's --fsync; periodic for Feedback without an fdatasync per call),
 # REBUILD (1: import again), DAMON_OFF (1: switch the kernel's DAMON proactive reclaim off for the
 # runs and back on at exit; see below). DURATION is in seconds ("15s").
 #
@@ -44,6 +45,7 @@ EF=${EF:-64}
 INSERT_RATE=${INSERT_RATE:-500}
 SINGLE_USERS=${SINGLE_USERS:-20000}
 EVENTS_PER_CALL=${EVENTS_PER_CALL:-10}
+FSYNC=${FSYNC:-always}
 base=$CACHE/server-n$N-u$USERS-latent24
 OUT_DIR=${OUT_DIR:-$base/results}
 data=$base/data
@@ -84,7 +86,7 @@ start_server() {
   t0=$(date +%s.%N)
   "$server" --model_dir="$BUILD_DIR/testdata/encoder" --data_dir="$data" --listen=127.0.0.1:0 \
     --http_listen= --log_level=warn --hnsw_ef_search="$EF" --snapshot_interval=0 \
-    --snapshot_log_bytes=$((64 << 30)) "$@" >"$base/$name.out" 2>"$base/$name.err" &
+    --snapshot_log_bytes=$((64 << 30)) --fsync="$FSYNC" "$@" >"$base/$name.out" 2>"$base/$name.err" &
   server_pid=$!
   address=
   while [[ -z $address ]]; do
@@ -218,16 +220,16 @@ after_rss_mb=$(rss_mb)
 stop_server
 
 python3 - "$OUT_DIR" "$N" "$USERS" "$EF" "$items_startup_s" "$items_rss_mb" "$full_startup_s" \
-  "$full_rss_mb" "$after_rss_mb" "$damon" <<'PY'
+  "$full_rss_mb" "$after_rss_mb" "$damon" "$FSYNC" <<'PY'
 import json, sys
 out, n, users, ef = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 items_startup, items_rss, full_startup, full_rss, after_rss = map(float, sys.argv[5:10])
-damon = sys.argv[10]
+damon, fsync = sys.argv[10], sys.argv[11]
 raw = {r["threads"]: r["queries_per_second"] for r in json.load(open(f"{out}/raw-hnswlib.json"))["results"]}
 def load(name):
     return json.load(open(f"{out}/{name}.json"))
 print(f"\n{n} items x 384 dims (latent 24 + noise), {users} users, M=16, ef={ef}, k=10; "
-      f"kernel DAMON reclaim: {damon}")
+      f"--fsync={fsync}; kernel DAMON reclaim: {damon}")
 print(f"start-up from the snapshot: items only {items_startup:.1f} s ({items_rss:.0f} MB resident); "
       f"items and users {full_startup:.1f} s ({full_rss:.0f} MB; {after_rss:.0f} MB after the runs)")
 print(f"raw hnswlib searchKnn on the server's graph: 1 thread {raw.get(1, 0):.0f} q/s, "

@@ -83,6 +83,10 @@ ABSL_FLAG(int64_t, replication_snapshot_entries, 100000,
 ABSL_FLAG(int, hnsw_m, 16, "HNSW graph degree M");
 ABSL_FLAG(int, hnsw_ef_construction, 200, "HNSW ef at construction");
 ABSL_FLAG(int, hnsw_ef_search, 64, "HNSW ef at search (at least k is used)");
+ABSL_FLAG(int, index_write_nice, 10,
+          "UpsertItems writes items into the HNSW index on a thread this much nicer (lower CPU "
+          "priority) than the server, so searches get the CPU first (0..19; 0: the calling "
+          "thread)");
 ABSL_FLAG(absl::Duration, user_half_life, absl::Hours(24 * 30),
           "Half-life of a user's interest by event time");
 ABSL_FLAG(absl::Duration, popularity_half_life, absl::Hours(24 * 7),
@@ -207,6 +211,7 @@ int main(int argc, char** argv) {
   options.index.m = absl::GetFlag(FLAGS_hnsw_m);
   options.index.ef_construction = absl::GetFlag(FLAGS_hnsw_ef_construction);
   options.index.ef_search = absl::GetFlag(FLAGS_hnsw_ef_search);
+  options.engine.index_write_nice = absl::GetFlag(FLAGS_index_write_nice);
   options.engine.user.half_life_seconds = absl::ToDoubleSeconds(absl::GetFlag(FLAGS_user_half_life));
   options.engine.popularity_half_life_seconds =
       absl::ToDoubleSeconds(absl::GetFlag(FLAGS_popularity_half_life));

@@ -202,6 +202,10 @@ void Engine::Explain(const RecommendRequest& req, const std::vector<TargetPart>&
 
 absl::Status EngineOptions::Validate() const {
   RETURN_IF_ERROR(user.Validate());
+  if (index_write_nice < 0 || index_write_nice > 19) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("index_write_nice must be 0 to 19 (got ", index_write_nice, ")"));
+  }
   RETURN_IF_ERROR(collab.Validate());
   for (float w : {semantic_weight, query_semantic_weight, collab_weight, popularity_weight}) {
     if (!(w >= 0) || !std::isfinite(w)) {
@@ -231,6 +235,7 @@ Engine::Engine(const EngineOptions& options, std::unique_ptr<Encoder> encoder,
     : options_(options),
       encoder_(std::move(encoder)),
       index_(std::move(index)),
+      index_writer_(options.index_write_nice),
       users_(std::move(users)),
       popularity_(options.popularity_half_life_seconds),
       collab_(options.collab),
@@ -249,8 +254,13 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Create(const EngineOptions& opti
                                                    " differs from index dimension ",
                                                    index->dimension()));
   }
-  return std::unique_ptr<Engine>(
+  auto engine = std::unique_ptr<Engine>(
       new Engine(options, std::move(encoder), std::move(index), std::move(users)));
+  if (options.index_write_nice > 0 && engine->index_writer_.nice() == 0) {
+    Logger()->warn("cannot lower the index writer thread's priority; index writes run at the "
+                   "server's priority");
+  }
+  return engine;
 }
 
 absl::Status Engine::ValidateId(const std::string& id, const char* field) const {
@@ -1049,7 +1059,10 @@ absl::StatusOr<UpsertResult> Engine::UpsertItems(std::vector<Item> items,
     PutWalUpsert(writes, vectors, record);
     RETURN_IF_ERROR(Log(record.data()));
   }
-  RETURN_IF_ERROR(ApplyUpsert(std::move(writes), vectors, &result));
+  // Holds the locks above while the worker thread applies the write.
+  RETURN_IF_ERROR(index_writer_.Run([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return ApplyUpsert(std::move(writes), vectors, &result);
+  }));
   return result;
 }
 
