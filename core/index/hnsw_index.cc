@@ -129,23 +129,36 @@ class VectorStore {
 // Every label's id ("" once removed) and graph element, and the live labels found by id. The set
 // holds 4-byte labels and reaches the strings through the list, so each id is stored once (a map
 // keyed by std::string would take ~80 more bytes per item). Readers find a label's element here,
-// never in hnswlib's label_lookup_ (an unordered_map that inserts rehash while they read). Never
-// moved once built: the set's functors point at the list (owners hold it by unique_ptr).
+// never in hnswlib's label_lookup_ (an unordered_map that inserts rehash while they read).
+//
+// Thread contract (HnswIndex::Impl holds it): one writer at a time; Append runs beside readers,
+// which see labels below labels() only: the lists never move while readers run (Reserve, which
+// may move them, runs with no reader), a slot is written before labels() counts it, and the set
+// has a lock of its own, held for a lookup or an insert only. Never moved once built: the set's
+// functors point at the list (owners hold it by unique_ptr).
 class IdTable {
  public:
   IdTable() : live_(0, Hash{&ids_}, Eq{&ids_}) {}
   IdTable(const IdTable&) = delete;
   IdTable& operator=(const IdTable&) = delete;
 
-  size_t labels() const { return ids_.size(); }
-  size_t live() const { return live_.size(); }
+  size_t labels() const { return published_.load(std::memory_order_acquire); }
+  size_t live() const { return live_count_.load(std::memory_order_relaxed); }
   const std::string& id(labeltype label) const { return ids_[label]; }
   tableint element(labeltype label) const { return elements_[label]; }
   void SetElement(labeltype label, tableint element) { elements_[label] = element; }
   const std::vector<std::string>& ids() const { return ids_; }
+  // Whether `more` labels can be appended beside readers (without moving the lists or growing
+  // the set).
+  bool HasRoomFor(size_t more) const {
+    absl::ReaderMutexLock lock(&live_mu_);
+    return ids_.size() + more <= ids_.capacity() && elements_.size() + more <= elements_.capacity() &&
+           live_.size() + more <= reserved_live_;
+  }
 
   // The label of a live id, or -1.
   int64_t Find(std::string_view id) const {
+    absl::ReaderMutexLock lock(&live_mu_);
     auto it = live_.find(id);
     return it == live_.end() ? -1 : static_cast<int64_t>(*it);
   }
@@ -154,20 +167,32 @@ class IdTable {
   bool Append(std::string id, tableint element) {
     ids_.push_back(std::move(id));
     elements_.push_back(element);
-    if (ids_.back().empty()) return true;  // a removed item's slot
-    if (live_.insert(static_cast<uint32_t>(ids_.size() - 1)).second) return true;
-    ids_.pop_back();
-    elements_.pop_back();
-    return false;
+    if (!ids_.back().empty()) {  // else a removed item's slot
+      absl::MutexLock lock(&live_mu_);
+      if (!live_.insert(static_cast<uint32_t>(ids_.size() - 1)).second) {
+        ids_.pop_back();
+        elements_.pop_back();
+        return false;
+      }
+      live_count_.fetch_add(1, std::memory_order_relaxed);
+    }
+    published_.store(ids_.size(), std::memory_order_release);
+    return true;
   }
+  // With no reader.
   void Remove(labeltype label) {
+    absl::MutexLock lock(&live_mu_);
     live_.erase(static_cast<uint32_t>(label));  // hashes the id: before clearing it
     ids_[label].clear();
+    live_count_.fetch_sub(1, std::memory_order_relaxed);
   }
+  // Room for `labels` labels, `live` of them live. With no reader.
   void Reserve(size_t labels, size_t live) {
     ids_.reserve(labels);
     elements_.reserve(labels);
+    absl::MutexLock lock(&live_mu_);
     live_.reserve(live);
+    reserved_live_ = std::max(reserved_live_, live);
   }
 
  private:
@@ -186,7 +211,11 @@ class IdTable {
   };
   std::vector<std::string> ids_;
   std::vector<tableint> elements_;
-  absl::flat_hash_set<uint32_t, Hash, Eq> live_;
+  std::atomic<size_t> published_{0};
+  std::atomic<size_t> live_count_{0};
+  mutable absl::Mutex live_mu_;
+  absl::flat_hash_set<uint32_t, Hash, Eq> live_ ABSL_GUARDED_BY(live_mu_);
+  size_t reserved_live_ ABSL_GUARDED_BY(live_mu_) = 0;
 };
 
 using Candidate = std::pair<float, tableint>;  // (distance, internal id)
@@ -342,9 +371,9 @@ struct HnswIndex::Impl {
   // Writers (Upsert, UpsertBatch, Remove, LoadFrom) take write_mu, one at a time, and SaveTo takes
   // it to see no insert half done. `mu` guards what searches read. A new item is linked into the
   // graph under `mu` in reader mode, beside the searches (hnswlib locks the lists it changes; a
-  // search reads them as the comment above LinkCount says), and published, its id appended to
-  // `ids`, under `mu` in writer mode, for microseconds. Until then searches skip its label
-  // (labels >= ids->labels()) and no reader can reach it by id. Updates of an existing item,
+  // search reads them as the comment above LinkCount says), then published, its id appended to
+  // `ids`, still beside them (IdTable's thread contract). Until then searches skip its label
+  // (labels >= ids->labels()) and no reader can find it by id. Updates of an existing item,
   // removals and growth hold `mu` in writer mode throughout: readers never see a vector half
   // rewritten, and resizeIndex moves everything.
   mutable absl::Mutex write_mu ABSL_ACQUIRED_BEFORE(mu);
@@ -381,7 +410,8 @@ struct HnswIndex::Impl {
   // Whether `more` new elements need Grow first.
   bool NeedsGrow(size_t more) const ABSL_SHARED_LOCKS_REQUIRED(mu) {
     const size_t needed = graph->cur_element_count + more;
-    return needed > graph->max_elements_ || (int8() && needed > exact.capacity());
+    return needed > graph->max_elements_ || (int8() && needed > exact.capacity()) ||
+           !ids->HasRoomFor(more);
   }
 
   // Makes room for `more` new elements (doubling). Every label has its element (removed ones
@@ -393,6 +423,9 @@ struct HnswIndex::Impl {
       AdviseHugePages(*graph);
     }
     if (int8()) exact.Reserve(needed);
+    // Labels never outnumber elements: room for a label per element, so that publishing one
+    // never moves the id lists under a search.
+    ids->Reserve(graph->max_elements_, graph->max_elements_);
   }
 
   // Inserts or updates the element of `label`; returns the element. Throws what hnswlib throws.
@@ -400,6 +433,22 @@ struct HnswIndex::Impl {
       ABSL_SHARED_LOCKS_REQUIRED(mu) {
     if (int8()) exact.Put(label, v.data());
     return graph->addPoint(GraphForm(v, buffer), label, -1);
+  }
+
+  // Gives the ids, linked into the graph as their elements, the next labels, in order. Runs
+  // beside the searches (IdTable's thread contract) when Grow made room, as it does before every
+  // insert; under the writer lock otherwise. The caller holds write_mu.
+  void Publish(absl::Span<const std::pair<std::string_view, tableint>> items)
+      ABSL_LOCKS_EXCLUDED(mu) {
+    {
+      absl::ReaderMutexLock lock(&mu);
+      if (ids->HasRoomFor(items.size())) {
+        for (const auto& [id, element] : items) ids->Append(std::string(id), element);
+        return;
+      }
+    }
+    absl::MutexLock lock(&mu);
+    for (const auto& [id, element] : items) ids->Append(std::string(id), element);
   }
 
   // The fp32 vector of a published label.
@@ -438,6 +487,7 @@ absl::StatusOr<std::unique_ptr<HnswIndex>> HnswIndex::Create(const Options& opti
         std::make_unique<Graph>(impl->space.get(), std::max<size_t>(options.initial_capacity, 16),
                                 options.m, options.ef_construction, options.random_seed);
     AdviseHugePages(*impl->graph);
+    impl->ids->Reserve(impl->graph->max_elements_, impl->graph->max_elements_);
     impl->ef = options.ef_search;
   } catch (const std::exception& e) {
     return absl::ResourceExhaustedError(absl::StrCat("cannot allocate the HNSW index: ", e.what()));
@@ -501,8 +551,8 @@ absl::Status HnswIndex::Upsert(std::string_view id, absl::Span<const float> vect
       label = impl.ids->labels();
       element = impl.Put(label, vector, buffer);
     }
-    absl::MutexLock lock(&impl.mu);
-    impl.ids->Append(std::string(id), element);
+    const std::pair<std::string_view, tableint> item(id, element);
+    impl.Publish({&item, 1});
   } catch (const std::exception& e) {
     return absl::InternalError(absl::StrCat("HNSW insert of '", std::string(id), "' failed: ", e.what()));
   }
@@ -596,15 +646,16 @@ absl::Status HnswIndex::UpsertBatch(absl::Span<const ItemVector> items) {
   }
   // Publishes the new items, in label order, up to the first that failed: the labels after it
   // stay unpublished and later inserts take their elements over.
-  absl::MutexLock lock(&impl.mu);
   std::vector<std::string_view> new_ids(new_labels.size());
   for (const auto& [id, label] : new_labels) new_ids[label - first_new] = id;
+  std::vector<std::pair<std::string_view, tableint>> published;
   for (size_t w = 0; w < work.size(); ++w) {
     const labeltype label = work[w].first;
     if (label < first_new) continue;
     if (!inserted[w]) break;
-    impl.ids->Append(std::string(new_ids[label - first_new]), elements[w]);
+    published.emplace_back(new_ids[label - first_new], elements[w]);
   }
+  impl.Publish(published);
   if (failed) return absl::InternalError(error);  // out of memory: the batch is partly applied
   return absl::OkStatus();
 }
@@ -1025,6 +1076,7 @@ absl::Status HnswIndex::LoadFrom(const std::string& dir) {
     if (label >= labels) return absl::DataLossError("the HNSW graph holds labels past its ids");
     ids->SetElement(label, element);
   }
+  ids->Reserve(graph->max_elements_, graph->max_elements_);  // room to publish beside searches
   absl::MutexLock writer(&impl_->write_mu);
   absl::MutexLock lock(&impl_->mu);
   impl_->graph = std::move(graph);

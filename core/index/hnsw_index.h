@@ -19,9 +19,9 @@
 // Thread-safe. Searches and reads hold an absl::Mutex in reader mode. Writers run one at a time;
 // a new item is linked into the graph beside the searches (hnswlib's own searchKnn is not safe
 // against concurrent inserts, hnswlib issue #562: semrec's walk reads links as the .cc explains,
-// starts from the entry point's own level, and skips labels not yet published), and is published
-// under the writer lock for microseconds. Updates of existing items, removals and growth
-// (resizeIndex) hold the writer lock throughout. UpsertBatch inserts with several threads.
+// starts from the entry point's own level, and skips labels not yet published), and published
+// beside them too. Updates of existing items, removals and growth (resizeIndex, when the capacity
+// doubles) hold the writer lock throughout. UpsertBatch inserts with several threads.
 #ifndef SEMREC_CORE_INDEX_HNSW_INDEX_H_
 #define SEMREC_CORE_INDEX_HNSW_INDEX_H_
 
