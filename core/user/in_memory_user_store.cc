@@ -101,18 +101,24 @@ void InMemoryUserStore::EvictOverQuota(Shard& shard) {
   }
 }
 
-absl::StatusOr<bool> InMemoryUserStore::Delete(std::string_view user_id) {
-  Shard& shard = ShardFor(user_id);
-  absl::MutexLock lock(&shard.mu);
+bool InMemoryUserStore::EraseFromTier(Shard& shard, std::string_view user_id) {
   if (auto hot = shard.hot.find(user_id); hot != shard.hot.end()) {
     shard.lru.erase(hot->second.lru);
     shard.hot.erase(hot);
-  } else if (auto compact = shard.compact.find(user_id); compact != shard.compact.end()) {
+    return true;
+  }
+  if (auto compact = shard.compact.find(user_id); compact != shard.compact.end()) {
     shard.compact.erase(compact);
     compact_size_.fetch_sub(1, std::memory_order_relaxed);
-  } else {
-    return false;
+    return true;
   }
+  return false;
+}
+
+absl::StatusOr<bool> InMemoryUserStore::Delete(std::string_view user_id) {
+  Shard& shard = ShardFor(user_id);
+  absl::MutexLock lock(&shard.mu);
+  if (!EraseFromTier(shard, user_id)) return false;
   size_.fetch_sub(1, std::memory_order_relaxed);
   return true;
 }
@@ -144,15 +150,7 @@ absl::Status InMemoryUserStore::RestoreProfile(const std::string& user_id,
   if (user_id.empty() || !profile) return absl::InvalidArgumentError("empty user id or profile");
   Shard& shard = ShardFor(user_id);
   absl::MutexLock lock(&shard.mu);
-  if (auto hot = shard.hot.find(user_id); hot != shard.hot.end()) {
-    shard.lru.erase(hot->second.lru);
-    shard.hot.erase(hot);
-  } else if (auto compact = shard.compact.find(user_id); compact != shard.compact.end()) {
-    shard.compact.erase(compact);
-    compact_size_.fetch_sub(1, std::memory_order_relaxed);
-  } else {
-    size_.fetch_add(1, std::memory_order_relaxed);
-  }
+  if (!EraseFromTier(shard, user_id)) size_.fetch_add(1, std::memory_order_relaxed);
   if (shard.hot.size() < shard.hot_quota) {
     PutHot(shard, user_id, std::move(profile), /*most_recent=*/false);
   } else {

@@ -75,6 +75,9 @@ class InMemoryUserStore final : public UserStore {
               bool most_recent) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
   // Moves the least recently written hot profiles to the compact tier down to the quota.
   void EvictOverQuota(Shard& shard) ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
+  // Removes the user from whichever tier holds it (size() unchanged); false when neither does.
+  bool EraseFromTier(Shard& shard, std::string_view user_id)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(shard.mu);
 
   const UserModelOptions options_;
   mutable std::array<Shard, kShards> shards_;
