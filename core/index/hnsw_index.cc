@@ -313,8 +313,7 @@ std::vector<Found> SearchBaseLayer(const Graph& g, tableint entry, const void* q
   const char* level0 = g.data_level0_memory_ + g.offsetData_;
   const size_t stride = g.size_data_per_element_;
   const int lines = static_cast<int>((g.data_size_ + 63) / 64);
-  std::vector<tableint> neighbours(g.maxM0_);
-  std::vector<tableint> fresh(g.maxM0_);
+  std::vector<tableint> neighbours(g.maxM0_);  // the list's links, then its unvisited ones
   while (!frontier.empty()) {
     const Candidate current = frontier.top();
     if (current.first > bound && (results.size() == ef || !must_fill)) break;
@@ -329,17 +328,17 @@ std::vector<Found> SearchBaseLayer(const Graph& g, tableint entry, const void* q
       neighbours[j] = Link(list, j);
       __builtin_prefetch(visited + neighbours[j]);
     }
-    int count = 0;
+    int count = 0;  // the unvisited ones, compacted in place (count <= j)
     for (int j = 0; j < size; ++j) {
       const tableint id = neighbours[j];
       if (visited[id] == tag) continue;
       visited[id] = tag;
-      fresh[count++] = id;
+      neighbours[count++] = id;
       const char* data = level0 + id * stride;
       for (int l = 0; l < lines; ++l) __builtin_prefetch(data + 64 * l);
     }
     for (int j = 0; j < count; ++j) {
-      const tableint id = fresh[j];
+      const tableint id = neighbours[j];
       const float d = g.fstdistfunc_(query, level0 + id * stride, g.dist_func_param_);
       if (results.size() < ef || d < bound) {
         frontier.emplace(d, id);

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/user/testing/test_events.h"
 #include "core/user/testing/topic_vectors.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -14,16 +15,6 @@ namespace {
 
 constexpr int kDim = 384;
 constexpr int64_t kHourUs = 3600LL * 1000000;
-
-Event Ev(std::string item, EventType type, int64_t ts, float value = 0, std::string id = "") {
-  Event e;
-  e.item_id = std::move(item);
-  e.type = type;
-  e.timestamp_us = ts;
-  e.value = value;
-  e.event_id = std::move(id);
-  return e;
-}
 
 UserProfile RoundTrip(const UserProfile& p, size_t* bytes = nullptr) {
   CompactProfile compact = CompactProfile::Encode(p);

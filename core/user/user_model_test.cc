@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "core/user/testing/test_events.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -12,16 +13,6 @@ using ::testing::FloatNear;
 using ::testing::Pointwise;
 
 constexpr int64_t kDayUs = 86400LL * 1000000;
-
-Event Ev(std::string item, EventType type, int64_t ts, float value = 0, std::string id = "") {
-  Event e;
-  e.item_id = std::move(item);
-  e.type = type;
-  e.timestamp_us = ts;
-  e.value = value;
-  e.event_id = std::move(id);
-  return e;
-}
 
 UserModelOptions OneDayHalfLife() {
   UserModelOptions o;
