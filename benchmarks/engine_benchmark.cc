@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "benchmarks/recording_reporter.h"
 #include "benchmarks/synthetic_vectors.h"
@@ -281,17 +282,79 @@ void BM_EngineRecommend_Semantic(benchmark::State& state) {
 
 void BM_EngineRecommend_Hybrid(benchmark::State& state) { RecommendLoop(state, Strategy::kHybrid); }
 
+// One Feedback call of kFeedbackEvents clicks on items of the user's topic, through the engine
+// (validation, item vectors from the index, the user store, popularity and co-occurrence
+// learning; no write-ahead log: the benchmark's engine has no data directory), against the user
+// store's ApplyEvents of the same resolved events on a store of its own (the update the call
+// exists for). Event times only move forward, as live traffic's do.
+constexpr int kFeedbackEvents = 10;
+
+std::vector<Event> FeedbackEvents(const User& user, int64_t* clock, std::mt19937* rng) {
+  std::vector<Event> events;
+  const int topics = std::max(1, setup->n / kItemsPerTopic);
+  std::uniform_int_distribution<int> in_topic(0, std::max(0, setup->n / topics - 1));
+  for (int e = 0; e < kFeedbackEvents; ++e) {
+    Event ev;
+    ev.item_id = ItemId(user.liked.front() % topics + in_topic(*rng) * topics);
+    ev.type = EventType::kClick;
+    ev.timestamp_us = ++*clock;
+    events.push_back(std::move(ev));
+  }
+  return events;
+}
+
+void BM_EngineFeedback(benchmark::State& state) {
+  static int64_t clock = absl::ToUnixMicros(absl::Now());
+  std::mt19937 rng(11);
+  size_t u = 0;
+  for (auto _ : state) {
+    const User& user = setup->users[u++ % setup->users.size()];
+    std::vector<Event> events = FeedbackEvents(user, &clock, &rng);
+    auto done = setup->engine->Feedback(user.id, std::move(events));
+    if (!done.ok()) {
+      state.SkipWithError("Feedback failed");
+      break;
+    }
+    benchmark::DoNotOptimize(done);
+  }
+  state.SetItemsProcessed(state.iterations() * kFeedbackEvents);
+}
+
+void BM_UserStoreApplyEvents(benchmark::State& state) {
+  static int64_t clock = absl::ToUnixMicros(absl::Now());
+  static InMemoryUserStore store{UserModelOptions{}};
+  std::mt19937 rng(11);
+  size_t u = 0;
+  for (auto _ : state) {
+    state.PauseTiming();
+    const User& user = setup->users[u++ % setup->users.size()];
+    std::vector<ResolvedEvent> resolved;
+    for (Event& ev : FeedbackEvents(user, &clock, &rng)) {
+      std::vector<float> v = setup->index->GetVector(ev.item_id).value();
+      resolved.push_back({std::move(ev), std::move(v)});
+    }
+    state.ResumeTiming();
+    auto applied = store.ApplyEvents(user.id, resolved);
+    benchmark::DoNotOptimize(applied);
+  }
+  state.SetItemsProcessed(state.iterations() * kFeedbackEvents);
+}
+
 BENCHMARK(BM_IndexSearch)->Arg(kK)->Arg(200);
 BENCHMARK(BM_EngineRecommend_Semantic);
 BENCHMARK(BM_EngineRecommend_Hybrid);
+BENCHMARK(BM_UserStoreApplyEvents);
+BENCHMARK(BM_EngineFeedback);
 
 // The console table, plus each benchmark's items/s and seconds per item kept for the ratios.
-void PrintRatio(const RecordingReporter& r, const char* engine, const char* index,
-                const char* what) {
-  const double e = r.PerSecond(engine), i = r.PerSecond(index);
-  if (e == 0 || i == 0) return;
-  std::printf("%s = %.2f x index search (%s) queries/s; %.1f us per call beyond the search\n", what,
-              e / i, index, (1 / e - 1 / i) * 1e6);
+// items/s counts calls for Recommend and events for Feedback; `per_call` turns the latter's
+// difference back into microseconds per call.
+void PrintRatio(const RecordingReporter& r, const char* engine, const char* baseline,
+                const char* what, const char* baseline_what = "index search", int per_call = 1) {
+  const double e = r.PerSecond(engine), b = r.PerSecond(baseline);
+  if (e == 0 || b == 0) return;
+  std::printf("%s = %.2f x %s (%s) per second; %.1f us per call beyond it\n", what, e / b,
+              baseline_what, baseline, (1 / e - 1 / b) * 1e6 * per_call);
 }
 
 }  // namespace
@@ -301,6 +364,11 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   spdlog::set_level(spdlog::level::warn);
+  // As semrec-server does (server/main.cc): Debian's Abseil checks every Mutex acquisition for
+  // lock-order cycles unless told not to. SEMREC_BENCH_DEADLOCK_DETECTION=1 keeps the checks on.
+  if (semrec::bench::EnvInt("SEMREC_BENCH_DEADLOCK_DETECTION", 0) == 0) {
+    absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  }
   semrec::setup = new semrec::Setup();
   semrec::RecordingReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);
@@ -308,6 +376,9 @@ int main(int argc, char** argv) {
                      "engine semantic (CONTENT) Recommend");
   semrec::PrintRatio(reporter, "BM_EngineRecommend_Hybrid", "BM_IndexSearch/200",
                      "engine HYBRID Recommend");
+  semrec::PrintRatio(reporter, "BM_EngineFeedback", "BM_UserStoreApplyEvents",
+                     "engine Feedback (10 events per call)", "the user store's update",
+                     semrec::kFeedbackEvents);
   std::printf("recall@10 vs brute force (%d users): index search %.4f, engine Recommend %.4f\n",
               std::min<int>(semrec::kRecallUsers, semrec::setup->users.size()),
               semrec::setup->index_recall, semrec::setup->engine_recall);

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "benchmarks/recording_reporter.h"
 #include "benchmarks/synthetic_vectors.h"
 #include "semrec/v1/semrec.grpc.pb.h"
@@ -214,6 +215,8 @@ int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   spdlog::set_level(spdlog::level::warn);
+  // As semrec-server's main does: no lock-order cycle checks on every Mutex acquisition.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   semrec::setup = new semrec::Setup();
   semrec::RecordingReporter reporter;
   benchmark::RunSpecifiedBenchmarks(&reporter);

@@ -7,6 +7,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/config_file.h"
 #include "server/logging.h"
@@ -120,6 +121,11 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage("semrec-server: online recommendations over gRPC.\n"
                                "  semrec-server --model_dir=DIR [--catalog_file=items.jsonl]");
   absl::ParseCommandLine(argc, argv);
+  // Debian's Abseil is built with its debug checks, so by default every Mutex acquisition also
+  // records the lock-order graph to detect deadlock cycles: about a third of a 10-event Feedback's
+  // CPU (benchmarks/engine_benchmark, SEMREC_BENCH_DEADLOCK_DETECTION=1). The tests keep the checks
+  // (they never run this main), so lock-order inversions are still caught there.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   semrec::AppliedConfig config;
   if (const std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
     auto applied = semrec::ApplyConfigFile(path, argc, argv);
