@@ -21,19 +21,21 @@ CoOccurrenceModel::CoOccurrenceModel(const CoOccurrenceOptions& options) : optio
 uint32_t CoOccurrenceModel::Intern(std::string_view id) {
   {
     absl::ReaderMutexLock lock(&names_mu_);
-    if (auto it = ids_.find(id); it != ids_.end()) return it->second;
+    if (auto it = ids_.find(id); it != ids_.end()) return *it;
   }
   absl::MutexLock lock(&names_mu_);
-  auto [it, inserted] = ids_.try_emplace(std::string(id), static_cast<uint32_t>(names_.size()));
-  if (inserted) names_.emplace_back(id);
-  return it->second;
+  if (auto it = ids_.find(id); it != ids_.end()) return *it;
+  names_.emplace_back(id);
+  const uint32_t idx = static_cast<uint32_t>(names_.size() - 1);
+  ids_.insert(idx);
+  return idx;
 }
 
 bool CoOccurrenceModel::Lookup(std::string_view id, uint32_t* out) const {
   absl::ReaderMutexLock lock(&names_mu_);
   auto it = ids_.find(id);
   if (it == ids_.end()) return false;
-  *out = it->second;
+  *out = *it;
   return true;
 }
 
@@ -42,35 +44,70 @@ std::string CoOccurrenceModel::NameOf(uint32_t idx) const {
   return names_[idx];
 }
 
+const std::string* CoOccurrenceModel::IndexNamesLocked() {
+  ids_.clear();
+  ids_.reserve(names_.size());
+  for (size_t i = 0; i < names_.size(); ++i) {
+    if (!ids_.insert(static_cast<uint32_t>(i)).second) return &names_[i];
+  }
+  return nullptr;
+}
+
+const CoOccurrenceModel::Node* CoOccurrenceModel::Find(const Shard& shard, uint32_t idx) {
+  const size_t slot = idx / kShards;
+  if (slot >= shard.nodes.size() || !shard.nodes[slot].present) return nullptr;
+  return &shard.nodes[slot];
+}
+
+CoOccurrenceModel::Node* CoOccurrenceModel::Find(Shard& shard, uint32_t idx) {
+  return const_cast<Node*>(Find(static_cast<const Shard&>(shard), idx));
+}
+
+CoOccurrenceModel::Node& CoOccurrenceModel::Touch(Shard& shard, uint32_t idx) {
+  const size_t slot = idx / kShards;
+  if (slot >= shard.nodes.size()) shard.nodes.resize(slot + 1);
+  Node& node = shard.nodes[slot];
+  node.present = true;
+  return node;
+}
+
 void CoOccurrenceModel::AddMass(uint32_t idx, float w) {
   Shard& shard = ShardOf(idx);
   absl::MutexLock lock(&shard.mu);
-  Node& node = shard.nodes[idx];
+  Node& node = Touch(shard, idx);
   node.forgotten = false;
   node.mass += w;
 }
 
 double CoOccurrenceModel::MassOf(uint32_t idx) const {
-  Shard& shard = ShardOf(idx);
+  const Shard& shard = ShardOf(idx);
   absl::ReaderMutexLock lock(&shard.mu);
-  auto it = shard.nodes.find(idx);
-  return it == shard.nodes.end() ? 0.0 : it->second.mass;
+  const Node* node = Find(shard, idx);
+  return node == nullptr ? 0.0 : node->mass;
 }
 
 void CoOccurrenceModel::AddPair(uint32_t from, uint32_t to, float w) {
   Shard& shard = ShardOf(from);
   absl::MutexLock lock(&shard.mu);
-  Node& node = shard.nodes[from];
-  node.co[to] += w;
+  std::vector<std::pair<uint32_t, float>>& co = Touch(shard, from).co;
+  auto it =
+      std::lower_bound(co.begin(), co.end(), to,
+                       [](const std::pair<uint32_t, float>& p, uint32_t n) { return p.first < n; });
+  if (it != co.end() && it->first == to) {
+    it->second += w;
+  } else {
+    co.insert(it, {to, w});
+  }
   // Bounded memory: past twice the budget, keep the strongest max_neighbors pairs.
   const size_t budget = static_cast<size_t>(options_.max_neighbors);
-  if (node.co.size() > 2 * budget) {
+  if (co.size() > 2 * budget) {
     std::vector<std::pair<float, uint32_t>> all;
-    all.reserve(node.co.size());
-    for (const auto& [n, v] : node.co) all.push_back({v, n});
+    all.reserve(co.size());
+    for (const auto& [n, v] : co) all.push_back({v, n});
     std::nth_element(all.begin(), all.begin() + budget, all.end(), std::greater<>());
-    node.co.clear();
-    for (size_t i = 0; i < budget; ++i) node.co.emplace(all[i].second, all[i].first);
+    co.clear();
+    for (size_t i = 0; i < budget; ++i) co.emplace_back(all[i].second, all[i].first);
+    std::sort(co.begin(), co.end());
   }
 }
 
@@ -99,13 +136,13 @@ std::vector<std::pair<std::string, float>> CoOccurrenceModel::Neighbors(std::str
   std::vector<std::pair<float, uint32_t>> raw;
   double mass = 0;
   {
-    Shard& shard = ShardOf(item);
+    const Shard& shard = ShardOf(item);
     absl::ReaderMutexLock lock(&shard.mu);
-    auto it = shard.nodes.find(item);
-    if (it == shard.nodes.end() || it->second.forgotten) return out;
-    mass = it->second.mass;
-    raw.reserve(it->second.co.size());
-    for (const auto& [other, v] : it->second.co) raw.push_back({v, other});
+    const Node* node = Find(shard, item);
+    if (node == nullptr || node->forgotten) return out;
+    mass = node->mass;
+    raw.reserve(node->co.size());
+    for (const auto& [other, v] : node->co) raw.push_back({v, other});
   }
   if (mass <= 0) return out;
   std::vector<std::pair<float, uint32_t>> scored;
@@ -119,7 +156,8 @@ std::vector<std::pair<std::string, float>> CoOccurrenceModel::Neighbors(std::str
   const size_t keep = std::min<size_t>(n, scored.size());
   std::partial_sort(scored.begin(), scored.begin() + keep, scored.end(), std::greater<>());
   out.reserve(keep);
-  for (size_t i = 0; i < keep; ++i) out.emplace_back(NameOf(scored[i].second), std::min(1.0f, scored[i].first));
+  for (size_t i = 0; i < keep; ++i)
+    out.emplace_back(NameOf(scored[i].second), std::min(1.0f, scored[i].first));
   return out;
 }
 
@@ -128,12 +166,12 @@ void CoOccurrenceModel::Forget(std::string_view item_id) {
   if (!Lookup(item_id, &item)) return;
   Shard& shard = ShardOf(item);
   absl::MutexLock lock(&shard.mu);
-  auto it = shard.nodes.find(item);
-  if (it == shard.nodes.end()) return;
+  Node* node = Find(shard, item);
+  if (node == nullptr) return;
   // Neighbours skip it from now on (its mass is 0); their entries are pruned over time.
-  it->second.mass = 0;
-  it->second.co.clear();
-  it->second.forgotten = true;
+  node->mass = 0;
+  std::vector<std::pair<uint32_t, float>>().swap(node->co);
+  node->forgotten = true;
 }
 
 size_t CoOccurrenceModel::items() const {
@@ -147,14 +185,17 @@ CoOccurrenceModel::State CoOccurrenceModel::Export() const {
     absl::ReaderMutexLock lock(&names_mu_);
     state.names = names_;
   }
-  for (const Shard& shard : shards_) {
+  for (size_t s = 0; s < kShards; ++s) {
+    const Shard& shard = shards_[s];
     absl::ReaderMutexLock lock(&shard.mu);
-    for (const auto& [idx, node] : shard.nodes) {
+    for (size_t slot = 0; slot < shard.nodes.size(); ++slot) {
+      const Node& node = shard.nodes[slot];
+      if (!node.present) continue;
       State::Node out;
-      out.item = idx;
+      out.item = static_cast<uint32_t>(slot * kShards + s);
       out.mass = node.mass;
       out.forgotten = node.forgotten;
-      out.neighbors.assign(node.co.begin(), node.co.end());
+      out.neighbors = node.co;
       state.nodes.push_back(std::move(out));
     }
   }
@@ -163,32 +204,39 @@ CoOccurrenceModel::State CoOccurrenceModel::Export() const {
 
 absl::Status CoOccurrenceModel::Import(State state) {
   const size_t n = state.names.size();
-  StringMap<uint32_t> ids;
-  for (size_t i = 0; i < n; ++i) {
-    if (!ids.try_emplace(state.names[i], static_cast<uint32_t>(i)).second) {
-      return absl::InvalidArgumentError(absl::StrCat("item '", state.names[i], "' is named twice"));
-    }
-  }
   for (const auto& node : state.nodes) {
     bool ok = node.item < n;
     for (const auto& [other, w] : node.neighbors) ok = ok && other < n;
     if (!ok) return absl::InvalidArgumentError("collaborative state refers to an unnamed item");
   }
   absl::MutexLock names_lock(&names_mu_);
-  names_ = std::move(state.names);
-  ids_ = std::move(ids);
+  names_.swap(state.names);
+  if (const std::string* twice = IndexNamesLocked()) {
+    const std::string name = *twice;
+    names_.swap(state.names);  // the model is unchanged on error
+    IndexNamesLocked();
+    return absl::InvalidArgumentError(absl::StrCat("item '", name, "' is named twice"));
+  }
   for (Shard& shard : shards_) {
     absl::MutexLock lock(&shard.mu);
     shard.nodes.clear();
+    shard.nodes.shrink_to_fit();
+    shard.nodes.reserve((n + kShards - 1) / kShards);
   }
   for (auto& in : state.nodes) {
+    // The pairs are taken over, not copied, sorted by neighbour (a neighbour listed twice keeps
+    // its first weight).
+    std::stable_sort(in.neighbors.begin(), in.neighbors.end(),
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    in.neighbors.erase(std::unique(in.neighbors.begin(), in.neighbors.end(),
+                                   [](const auto& a, const auto& b) { return a.first == b.first; }),
+                       in.neighbors.end());
     Shard& shard = ShardOf(in.item);
     absl::MutexLock lock(&shard.mu);
-    Node& node = shard.nodes[in.item];
+    Node& node = Touch(shard, in.item);
     node.mass = in.mass;
     node.forgotten = in.forgotten;
-    node.co.clear();
-    node.co.insert(in.neighbors.begin(), in.neighbors.end());
+    node.co = std::move(in.neighbors);
   }
   return absl::OkStatus();
 }

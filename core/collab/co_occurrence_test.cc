@@ -82,6 +82,50 @@ TEST(CoOccurrenceModelTest, NeighboursAreBoundedAndForgettingWorks) {
   EXPECT_TRUE(model.Neighbors("n19", 5).empty());
 }
 
+TEST(CoOccurrenceModelTest, ExportImportRoundTripsTheModel) {
+  CoOccurrenceOptions o;
+  o.max_neighbors = 3;
+  CoOccurrenceModel model(o);
+  for (int i = 0; i < 40; ++i) {
+    const std::string item = "i" + std::to_string(i % 9);
+    model.Record(item, 1 + i % 3, i * kHourUs / 4, {{"i" + std::to_string(i % 4), 1, 0}});
+  }
+  model.Forget("i2");
+  CoOccurrenceModel copy(o);
+  ASSERT_TRUE(copy.Import(model.Export()).ok());
+  for (int i = 0; i < 9; ++i) {
+    const std::string item = "i" + std::to_string(i);
+    EXPECT_EQ(copy.Neighbors(item, 10), model.Neighbors(item, 10)) << item;
+  }
+  EXPECT_EQ(copy.items(), model.items());
+}
+
+TEST(CoOccurrenceModelTest, ImportTakesPairsInAnyOrder) {
+  // Snapshots written before pairs were kept sorted list them in hash order; a pair listed twice
+  // keeps its first weight. "c" is named but has no state of its own.
+  CoOccurrenceModel::State state;
+  state.names = {"a", "b", "c", "d"};
+  state.nodes.push_back({0, 10, false, {{3, 4.0f}, {1, 2.0f}, {3, 1.0f}}});
+  state.nodes.push_back({1, 10, false, {{0, 2.0f}}});
+  state.nodes.push_back({3, 10, false, {{0, 4.0f}}});
+  CoOccurrenceModel model({});
+  ASSERT_TRUE(model.Import(state).ok());
+  auto n = model.Neighbors("a", 10);
+  ASSERT_EQ(n.size(), 2u);
+  EXPECT_EQ(n[0].first, "d");
+  EXPECT_FLOAT_EQ(n[0].second, 4.0f / (10 + 5));
+  EXPECT_EQ(n[1].first, "b");
+  EXPECT_TRUE(model.Neighbors("c", 10).empty());
+  EXPECT_EQ(model.Export().nodes.size(), 3u);  // "c" gets none
+
+  // A state naming an item twice is refused and leaves the model as it was.
+  CoOccurrenceModel::State twice;
+  twice.names = {"x", "x"};
+  EXPECT_EQ(model.Import(twice).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(model.Neighbors("a", 10), n);
+  EXPECT_EQ(model.items(), 4u);
+}
+
 TEST(CoOccurrenceModelTest, ConcurrentRecordsAreSafe) {
   CoOccurrenceModel model({});
   std::vector<std::thread> threads;
