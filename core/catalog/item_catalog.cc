@@ -37,19 +37,21 @@ bool Item::HasCategory(std::string_view category) const {
 std::shared_ptr<const Item> ItemCatalog::Get(std::string_view id) const {
   absl::ReaderMutexLock lock(&mu_);
   auto it = items_.find(id);
-  return it == items_.end() ? nullptr : it->second;
+  return it == items_.end() ? nullptr : *it;
 }
 
 std::shared_ptr<const Item> ItemCatalog::Put(Item item) {
   auto entry = std::make_shared<const Item>(std::move(item));
   absl::MutexLock lock(&mu_);
-  auto [it, inserted] = items_.try_emplace(entry->id, entry);
-  if (inserted) {
+  auto it = items_.find(entry->id);
+  if (it == items_.end()) {
+    items_.insert(std::move(entry));
     sorted_ids_.reset();
     return nullptr;
   }
-  std::shared_ptr<const Item> previous = std::move(it->second);
-  it->second = std::move(entry);
+  std::shared_ptr<const Item> previous = *it;
+  items_.erase(it);  // a set's elements are immutable: the new entry replaces it
+  items_.insert(std::move(entry));
   return previous;
 }
 
@@ -72,7 +74,7 @@ std::shared_ptr<const std::vector<std::string>> ItemCatalog::SortedIds() const {
   if (!sorted_ids_) {
     auto ids = std::make_shared<std::vector<std::string>>();
     ids->reserve(items_.size());
-    for (const auto& [id, item] : items_) ids->push_back(id);
+    for (const auto& item : items_) ids->push_back(item->id);
     std::sort(ids->begin(), ids->end());
     sorted_ids_ = std::move(ids);
   }
@@ -81,10 +83,7 @@ std::shared_ptr<const std::vector<std::string>> ItemCatalog::SortedIds() const {
 
 std::vector<std::shared_ptr<const Item>> ItemCatalog::All() const {
   absl::MutexLock lock(&mu_);
-  std::vector<std::shared_ptr<const Item>> all;
-  all.reserve(items_.size());
-  for (const auto& [id, item] : items_) all.push_back(item);
-  return all;
+  return std::vector<std::shared_ptr<const Item>>(items_.begin(), items_.end());
 }
 
 PopularityTracker::PopularityTracker(double half_life_seconds)

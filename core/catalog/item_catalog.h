@@ -18,10 +18,11 @@
 #include <string_view>
 #include <vector>
 
-#include "core/common/string_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "core/common/string_map.h"
 
 namespace semrec {
 
@@ -56,8 +57,25 @@ class ItemCatalog {
   std::vector<std::shared_ptr<const Item>> All() const;
 
  private:
+  // The items, found by their own id (a map keyed by a copy of the id took 32 more bytes a slot).
+  struct ItemIdHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view id) const { return StringViewHash{}(id); }
+    size_t operator()(const std::shared_ptr<const Item>& item) const { return (*this)(item->id); }
+  };
+  struct ItemIdEq {
+    using is_transparent = void;
+    static std::string_view Id(std::string_view id) { return id; }
+    static std::string_view Id(const std::shared_ptr<const Item>& item) { return item->id; }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return Id(a) == Id(b);
+    }
+  };
+
   mutable absl::Mutex mu_;
-  StringMap<std::shared_ptr<const Item>> items_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<std::shared_ptr<const Item>, ItemIdHash, ItemIdEq> items_
+      ABSL_GUARDED_BY(mu_);
   mutable std::shared_ptr<const std::vector<std::string>> sorted_ids_ ABSL_GUARDED_BY(mu_);
 };
 
