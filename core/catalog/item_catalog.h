@@ -12,12 +12,12 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -30,7 +30,9 @@ struct Item {
   std::string id;
   std::string text;
   std::vector<std::string> categories;
-  std::map<std::string, std::string> attributes;
+  // Sorted by key, like std::map, in a B-tree: two short attributes take 160 bytes in one node
+  // where std::map took 224 in two, and the member is half the size.
+  absl::btree_map<std::string, std::string> attributes;
 
   // A short human name for explanations: the "title" attribute, else the text's first sentence
   // (at most 80 bytes, cut at a UTF-8 boundary).
