@@ -93,9 +93,14 @@ double PopularityTracker::ToNowLocked(double stored) const {
   return stored * std::exp2((anchor_us_ - latest_us_) / half_life_us_);
 }
 
+int64_t PopularityTracker::NumberLocked(std::string_view id) const {
+  auto it = numbers_.find(id);
+  return it == numbers_.end() ? -1 : static_cast<int64_t>(*it);
+}
+
 void PopularityTracker::RebaseLocked(int64_t new_anchor_us) {
   const double factor = std::exp2((anchor_us_ - new_anchor_us) / half_life_us_);
-  for (auto& [id, s] : stored_) s *= factor;
+  for (uint32_t n : numbers_) stored_[n] *= factor;
   max_stored_ *= factor;
   top_cache_valid_ = false;
   anchor_us_ = new_anchor_us;
@@ -111,7 +116,21 @@ void PopularityTracker::Record(std::string_view id, double weight, int64_t times
   latest_us_ = std::max(latest_us_, timestamp_us);
   // Keep exponents small: rebase once events are 64 half-lives past the anchor.
   if ((latest_us_ - anchor_us_) / half_life_us_ > 64) RebaseLocked(latest_us_);
-  const double stored = stored_[id] +=
+  int64_t n = NumberLocked(id);
+  if (n < 0) {
+    if (free_numbers_.empty()) {
+      n = static_cast<int64_t>(ids_.size());
+      ids_.emplace_back(id);
+      stored_.push_back(0);
+    } else {
+      n = free_numbers_.back();
+      free_numbers_.pop_back();
+      ids_[n] = std::string(id);
+      stored_[n] = 0;
+    }
+    numbers_.insert(static_cast<uint32_t>(n));
+  }
+  const double stored = stored_[n] +=
       weight * std::exp2((timestamp_us - anchor_us_) / half_life_us_);
   max_stored_ = std::max(max_stored_, stored);  // stored values only grow between rebases
   // Small trackers are ranked afresh on every Top(); large ones at most every 200 ms.
@@ -120,24 +139,27 @@ void PopularityTracker::Record(std::string_view id, double weight, int64_t times
 
 void PopularityTracker::Forget(std::string_view id) {
   absl::MutexLock lock(&mu_);
-  if (auto it = stored_.find(id); it != stored_.end()) {
-    if (it->second >= max_stored_) max_valid_ = false;  // found again by the next MaxScore
-    stored_.erase(it);
+  if (auto it = numbers_.find(id); it != numbers_.end()) {
+    const uint32_t n = *it;
+    if (stored_[n] >= max_stored_) max_valid_ = false;  // found again by the next MaxScore
+    numbers_.erase(it);
+    std::string().swap(ids_[n]);
+    free_numbers_.push_back(n);
   }
   top_cache_valid_ = false;
 }
 
 double PopularityTracker::Score(std::string_view id) const {
   absl::ReaderMutexLock lock(&mu_);
-  auto it = stored_.find(id);
-  return it == stored_.end() ? 0.0 : ToNowLocked(it->second);
+  const int64_t n = NumberLocked(id);
+  return n < 0 ? 0.0 : ToNowLocked(stored_[n]);
 }
 
 std::vector<double> PopularityTracker::Scores(const std::vector<std::string_view>& ids) const {
   std::vector<double> out(ids.size(), 0.0);
   absl::ReaderMutexLock lock(&mu_);
   for (size_t i = 0; i < ids.size(); ++i) {
-    if (auto it = stored_.find(ids[i]); it != stored_.end()) out[i] = ToNowLocked(it->second);
+    if (const int64_t n = NumberLocked(ids[i]); n >= 0) out[i] = ToNowLocked(stored_[n]);
   }
   return out;
 }
@@ -148,8 +170,8 @@ PopularityTracker::State PopularityTracker::Export() const {
   state.anchor_us = anchor_us_;
   state.latest_us = latest_us_;
   state.started = started_;
-  state.stored.reserve(stored_.size());
-  for (const auto& [id, s] : stored_) state.stored.emplace_back(id, s);
+  state.stored.reserve(numbers_.size());
+  for (uint32_t n : numbers_) state.stored.emplace_back(ids_[n], stored_[n]);
   return state;
 }
 
@@ -158,8 +180,22 @@ void PopularityTracker::Import(State state) {
   anchor_us_ = state.anchor_us;
   latest_us_ = state.latest_us;
   started_ = state.started;
-  stored_.clear();
-  for (auto& [id, s] : state.stored) stored_[std::move(id)] = s;
+  numbers_.clear();
+  std::vector<std::string>().swap(ids_);
+  std::vector<double>().swap(stored_);
+  std::vector<uint32_t>().swap(free_numbers_);
+  ids_.reserve(state.stored.size());
+  stored_.reserve(state.stored.size());
+  numbers_.reserve(state.stored.size());
+  for (auto& [id, s] : state.stored) {
+    if (const int64_t n = NumberLocked(id); n >= 0) {  // listed twice: the last one counts
+      stored_[n] = s;
+      continue;
+    }
+    ids_.push_back(std::move(id));
+    stored_.push_back(s);
+    numbers_.insert(static_cast<uint32_t>(ids_.size() - 1));
+  }
   max_valid_ = false;
   top_cache_valid_ = false;
   top_cache_.reset();
@@ -174,7 +210,7 @@ double PopularityTracker::MaxScore() const {
   absl::MutexLock lock(&mu_);
   if (!max_valid_) {
     max_stored_ = 0;
-    for (const auto& [id, s] : stored_) max_stored_ = std::max(max_stored_, s);
+    for (uint32_t n : numbers_) max_stored_ = std::max(max_stored_, stored_[n]);
     max_valid_ = true;
   }
   return ToNowLocked(max_stored_);
@@ -185,8 +221,8 @@ std::shared_ptr<const PopularityTracker::RankedIds> PopularityTracker::CachedTop
   const absl::Time now = absl::Now();
   if (top_cache_valid_ && now - top_cache_built_ < kTopCacheAge) return top_cache_;
   std::vector<std::pair<double, const std::string*>> all;
-  all.reserve(stored_.size());
-  for (const auto& [id, s] : stored_) all.push_back({s, &id});
+  all.reserve(numbers_.size());
+  for (uint32_t n : numbers_) all.push_back({stored_[n], &ids_[n]});
   auto better = [](const auto& a, const auto& b) {
     return a.first != b.first ? a.first > b.first : *a.second < *b.second;
   };
@@ -220,8 +256,8 @@ std::vector<std::pair<std::string, double>> PopularityTracker::Top(
   // The filter rejected most of the cached head: rank everything.
   absl::ReaderMutexLock lock(&mu_);
   std::vector<std::pair<double, const std::string*>> all;
-  all.reserve(stored_.size());
-  for (const auto& [id, s] : stored_) all.push_back({s, &id});
+  all.reserve(numbers_.size());
+  for (uint32_t n : numbers_) all.push_back({stored_[n], &ids_[n]});
   std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
     return a.first != b.first ? a.first > b.first : *a.second < *b.second;
   });

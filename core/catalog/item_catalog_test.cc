@@ -91,6 +91,23 @@ TEST(PopularityTrackerTest, MaxScoreFollowsRecordsForgetsAndImports) {
 namespace semrec {
 namespace {
 
+TEST(PopularityTrackerTest, AForgottenItemStartsAgainFromZeroAndExportsRoundTrip) {
+  PopularityTracker pop(86400);
+  for (int i = 0; i < 100; ++i) pop.Record("i" + std::to_string(i), 1.0 + i, 0);
+  for (int i = 0; i < 100; i += 2) pop.Forget("i" + std::to_string(i));
+  pop.Record("i10", 0.5, 0);    // forgotten: counts from zero
+  pop.Record("new", 200.0, 0);  // takes a forgotten item's place
+  EXPECT_NEAR(pop.Score("i10"), 0.5, 1e-12);
+  EXPECT_NEAR(pop.Score("i11"), 12.0, 1e-12);
+  EXPECT_EQ(pop.Score("i12"), 0.0);
+  EXPECT_EQ(pop.Top(1, nullptr)[0].first, "new");
+  PopularityTracker copy(86400);
+  copy.Import(pop.Export());
+  EXPECT_EQ(copy.Top(60, nullptr), pop.Top(60, nullptr));
+  EXPECT_EQ(copy.Top(60, nullptr).size(), 52u);
+  EXPECT_NEAR(copy.MaxScore(), 200.0, 1e-12);
+}
+
 TEST(PopularityTrackerTest, TopOfALargeCatalogStaysCorrectWithFilters) {
   PopularityTracker pop(86400);
   for (int i = 0; i < 3000; ++i) pop.Record("i" + std::to_string(i), 1.0 + i, 0);
