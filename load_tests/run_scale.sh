@@ -21,8 +21,9 @@
 # (CACHE/server-...), DURATION (15s per run), RATE (1000), FEEDBACK_RATE (5000), CONCURRENCY (8),
 # EF (64, the server's --hnsw_ef_search), INSERT_RATE (500), SINGLE_USERS, EVENTS_PER_CALL,
 # FSYNC (always: the server's --fsync; periodic for Feedback without an fdatasync per call),
-# REBUILD (1: import again), DAMON_OFF (1: switch the kernel's DAMON proactive reclaim off for the
-# runs and back on at exit; see below). DURATION is in seconds ("15s").
+# SERVER_FLAGS (more semrec-server flags, e.g. "--search_nice=5"), REBUILD (1: import again),
+# DAMON_OFF (1: switch the kernel's DAMON proactive reclaim off for the runs and back on at exit;
+# see below). DURATION is in seconds ("15s").
 #
 # DAMON: some VMs (this project's 2-core machines among them) run the kernel's DAMON reclaim,
 # a kdamond thread that looks for cold pages of physical memory and tries to page them out. On a
@@ -86,7 +87,7 @@ start_server() {
   t0=$(date +%s.%N)
   "$server" --model_dir="$BUILD_DIR/testdata/encoder" --data_dir="$data" --listen=127.0.0.1:0 \
     --http_listen= --log_level=warn --hnsw_ef_search="$EF" --snapshot_interval=0 \
-    --snapshot_log_bytes=$((64 << 30)) --fsync="$FSYNC" "$@" >"$base/$name.out" 2>"$base/$name.err" &
+    --snapshot_log_bytes=$((64 << 30)) --fsync="$FSYNC" ${SERVER_FLAGS:-} "$@" >"$base/$name.out" 2>"$base/$name.err" &
   server_pid=$!
   address=
   while [[ -z $address ]]; do
