@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace semrec {
 namespace {
@@ -86,6 +87,53 @@ std::vector<std::shared_ptr<const Item>> ItemCatalog::All() const {
   return std::vector<std::shared_ptr<const Item>>(items_.begin(), items_.end());
 }
 
+PopularityTracker::PackedId::PackedId(std::string_view id) {
+  std::memset(bytes_, 0, sizeof(bytes_));
+  if (id.size() < sizeof(bytes_)) {
+    std::memcpy(bytes_, id.data(), id.size());
+    bytes_[15] = static_cast<char>(id.size());
+    return;
+  }
+  char* heap = new char[id.size()];
+  std::memcpy(heap, id.data(), id.size());
+  const uint32_t size = static_cast<uint32_t>(id.size());  // ids are far shorter than 4 GiB
+  std::memcpy(bytes_, &heap, sizeof(heap));
+  std::memcpy(bytes_ + sizeof(heap), &size, sizeof(size));
+  bytes_[15] = static_cast<char>(kOnHeap);
+}
+
+PopularityTracker::PackedId::PackedId(PackedId&& other) noexcept {
+  std::memcpy(bytes_, other.bytes_, sizeof(bytes_));
+  std::memset(other.bytes_, 0, sizeof(other.bytes_));  // empty, in place
+}
+
+PopularityTracker::PackedId& PopularityTracker::PackedId::operator=(PackedId&& other) noexcept {
+  if (this != &other) {
+    Free();
+    std::memcpy(bytes_, other.bytes_, sizeof(bytes_));
+    std::memset(other.bytes_, 0, sizeof(other.bytes_));
+  }
+  return *this;
+}
+
+PopularityTracker::PackedId::~PackedId() { Free(); }
+
+void PopularityTracker::PackedId::Free() {
+  if (tag() != kOnHeap) return;
+  char* heap;
+  std::memcpy(&heap, bytes_, sizeof(heap));
+  delete[] heap;
+}
+
+std::string_view PopularityTracker::PackedId::view() const {
+  if (tag() != kOnHeap) return std::string_view(bytes_, tag());
+  const char* heap;
+  uint32_t size;
+  std::memcpy(&heap, bytes_, sizeof(heap));
+  std::memcpy(&size, bytes_ + sizeof(heap), sizeof(size));
+  return std::string_view(heap, size);
+}
+
 PopularityTracker::PopularityTracker(double half_life_seconds)
     : half_life_us_(std::max(1.0, half_life_seconds) * 1e6) {}
 
@@ -93,14 +141,9 @@ double PopularityTracker::ToNowLocked(double stored) const {
   return stored * std::exp2((anchor_us_ - latest_us_) / half_life_us_);
 }
 
-int64_t PopularityTracker::NumberLocked(std::string_view id) const {
-  auto it = numbers_.find(id);
-  return it == numbers_.end() ? -1 : static_cast<int64_t>(*it);
-}
-
 void PopularityTracker::RebaseLocked(int64_t new_anchor_us) {
   const double factor = std::exp2((anchor_us_ - new_anchor_us) / half_life_us_);
-  for (uint32_t n : numbers_) stored_[n] *= factor;
+  for (auto& [id, s] : stored_) s *= factor;
   max_stored_ *= factor;
   top_cache_valid_ = false;
   anchor_us_ = new_anchor_us;
@@ -116,21 +159,7 @@ void PopularityTracker::Record(std::string_view id, double weight, int64_t times
   latest_us_ = std::max(latest_us_, timestamp_us);
   // Keep exponents small: rebase once events are 64 half-lives past the anchor.
   if ((latest_us_ - anchor_us_) / half_life_us_ > 64) RebaseLocked(latest_us_);
-  int64_t n = NumberLocked(id);
-  if (n < 0) {
-    if (free_numbers_.empty()) {
-      n = static_cast<int64_t>(ids_.size());
-      ids_.emplace_back(id);
-      stored_.push_back(0);
-    } else {
-      n = free_numbers_.back();
-      free_numbers_.pop_back();
-      ids_[n] = std::string(id);
-      stored_[n] = 0;
-    }
-    numbers_.insert(static_cast<uint32_t>(n));
-  }
-  const double stored = stored_[n] +=
+  const double stored = stored_[id] +=
       weight * std::exp2((timestamp_us - anchor_us_) / half_life_us_);
   max_stored_ = std::max(max_stored_, stored);  // stored values only grow between rebases
   // Small trackers are ranked afresh on every Top(); large ones at most every 200 ms.
@@ -139,27 +168,24 @@ void PopularityTracker::Record(std::string_view id, double weight, int64_t times
 
 void PopularityTracker::Forget(std::string_view id) {
   absl::MutexLock lock(&mu_);
-  if (auto it = numbers_.find(id); it != numbers_.end()) {
-    const uint32_t n = *it;
-    if (stored_[n] >= max_stored_) max_valid_ = false;  // found again by the next MaxScore
-    numbers_.erase(it);
-    std::string().swap(ids_[n]);
-    free_numbers_.push_back(n);
+  if (auto it = stored_.find(id); it != stored_.end()) {
+    if (it->second >= max_stored_) max_valid_ = false;  // found again by the next MaxScore
+    stored_.erase(it);
   }
   top_cache_valid_ = false;
 }
 
 double PopularityTracker::Score(std::string_view id) const {
   absl::ReaderMutexLock lock(&mu_);
-  const int64_t n = NumberLocked(id);
-  return n < 0 ? 0.0 : ToNowLocked(stored_[n]);
+  auto it = stored_.find(id);
+  return it == stored_.end() ? 0.0 : ToNowLocked(it->second);
 }
 
 std::vector<double> PopularityTracker::Scores(const std::vector<std::string_view>& ids) const {
   std::vector<double> out(ids.size(), 0.0);
   absl::ReaderMutexLock lock(&mu_);
   for (size_t i = 0; i < ids.size(); ++i) {
-    if (const int64_t n = NumberLocked(ids[i]); n >= 0) out[i] = ToNowLocked(stored_[n]);
+    if (auto it = stored_.find(ids[i]); it != stored_.end()) out[i] = ToNowLocked(it->second);
   }
   return out;
 }
@@ -170,8 +196,8 @@ PopularityTracker::State PopularityTracker::Export() const {
   state.anchor_us = anchor_us_;
   state.latest_us = latest_us_;
   state.started = started_;
-  state.stored.reserve(numbers_.size());
-  for (uint32_t n : numbers_) state.stored.emplace_back(ids_[n], stored_[n]);
+  state.stored.reserve(stored_.size());
+  for (const auto& [id, s] : stored_) state.stored.emplace_back(id.view(), s);
   return state;
 }
 
@@ -180,22 +206,9 @@ void PopularityTracker::Import(State state) {
   anchor_us_ = state.anchor_us;
   latest_us_ = state.latest_us;
   started_ = state.started;
-  numbers_.clear();
-  std::vector<std::string>().swap(ids_);
-  std::vector<double>().swap(stored_);
-  std::vector<uint32_t>().swap(free_numbers_);
-  ids_.reserve(state.stored.size());
+  stored_.clear();
   stored_.reserve(state.stored.size());
-  numbers_.reserve(state.stored.size());
-  for (auto& [id, s] : state.stored) {
-    if (const int64_t n = NumberLocked(id); n >= 0) {  // listed twice: the last one counts
-      stored_[n] = s;
-      continue;
-    }
-    ids_.push_back(std::move(id));
-    stored_.push_back(s);
-    numbers_.insert(static_cast<uint32_t>(ids_.size() - 1));
-  }
+  for (const auto& [id, s] : state.stored) stored_[id] = s;
   max_valid_ = false;
   top_cache_valid_ = false;
   top_cache_.reset();
@@ -210,7 +223,7 @@ double PopularityTracker::MaxScore() const {
   absl::MutexLock lock(&mu_);
   if (!max_valid_) {
     max_stored_ = 0;
-    for (uint32_t n : numbers_) max_stored_ = std::max(max_stored_, stored_[n]);
+    for (const auto& [id, s] : stored_) max_stored_ = std::max(max_stored_, s);
     max_valid_ = true;
   }
   return ToNowLocked(max_stored_);
@@ -220,17 +233,17 @@ std::shared_ptr<const PopularityTracker::RankedIds> PopularityTracker::CachedTop
   constexpr absl::Duration kTopCacheAge = absl::Milliseconds(200);
   const absl::Time now = absl::Now();
   if (top_cache_valid_ && now - top_cache_built_ < kTopCacheAge) return top_cache_;
-  std::vector<std::pair<double, const std::string*>> all;
-  all.reserve(numbers_.size());
-  for (uint32_t n : numbers_) all.push_back({stored_[n], &ids_[n]});
+  std::vector<std::pair<double, std::string_view>> all;
+  all.reserve(stored_.size());
+  for (const auto& [id, s] : stored_) all.push_back({s, id.view()});
   auto better = [](const auto& a, const auto& b) {
-    return a.first != b.first ? a.first > b.first : *a.second < *b.second;
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
   };
   const size_t keep = std::min(all.size(), kTopCacheSize);
   std::partial_sort(all.begin(), all.begin() + keep, all.end(), better);
   auto ranked = std::make_shared<RankedIds>();
   ranked->reserve(keep);
-  for (size_t i = 0; i < keep; ++i) ranked->emplace_back(*all[i].second, all[i].first);
+  for (size_t i = 0; i < keep; ++i) ranked->emplace_back(all[i].second, all[i].first);
   top_cache_ = std::move(ranked);
   top_cache_built_ = now;
   top_cache_valid_ = true;
@@ -255,17 +268,17 @@ std::vector<std::pair<std::string, double>> PopularityTracker::Top(
   if (out.size() >= n || cached->size() < kTopCacheSize) return out;
   // The filter rejected most of the cached head: rank everything.
   absl::ReaderMutexLock lock(&mu_);
-  std::vector<std::pair<double, const std::string*>> all;
-  all.reserve(numbers_.size());
-  for (uint32_t n : numbers_) all.push_back({stored_[n], &ids_[n]});
+  std::vector<std::pair<double, std::string_view>> all;
+  all.reserve(stored_.size());
+  for (const auto& [id, s] : stored_) all.push_back({s, id.view()});
   std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) {
-    return a.first != b.first ? a.first > b.first : *a.second < *b.second;
+    return a.first != b.first ? a.first > b.first : a.second < b.second;
   });
   out.clear();
   for (const auto& [s, id] : all) {
     if (out.size() >= n) break;
-    if (accept && !accept(*id)) continue;
-    out.emplace_back(*id, ToNowLocked(s));
+    if (accept && !accept(id)) continue;
+    out.emplace_back(id, ToNowLocked(s));
   }
   return out;
 }

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
@@ -129,29 +130,42 @@ class PopularityTracker {
   int64_t anchor_us_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t latest_us_ ABSL_GUARDED_BY(mu_) = 0;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
-  // Scores by id number: the set holds the numbers of the ids with a score and reaches the ids
-  // through ids_, so each id is stored once, beside its score (a map keyed by std::string took
-  // 90 bytes an entry at 1M items, this 51). A forgotten id's number is reused.
-  struct NumberHash {
+  // An id in 16 bytes, where std::string takes 32: up to 15 bytes in place, a longer one on the
+  // heap. At 1M items the scores take 55 bytes an entry instead of 90, and a lookup still finds
+  // the id in the slot itself (ids kept apart in a list took 51 bytes, but Scores, on every
+  // Recommend's path, went from 134 to 222 ns an id).
+  class PackedId {
+   public:
+    explicit PackedId(std::string_view id);
+    PackedId(PackedId&& other) noexcept;
+    PackedId& operator=(PackedId&& other) noexcept;
+    PackedId(const PackedId& other) : PackedId(other.view()) {}
+    PackedId& operator=(const PackedId& other) { return *this = PackedId(other); }
+    ~PackedId();
+    std::string_view view() const;
+
+   private:
+    static constexpr unsigned char kOnHeap = 0xFF;  // in tag(); else the length held in place
+    unsigned char tag() const { return static_cast<unsigned char>(bytes_[15]); }
+    void Free();
+    alignas(8) char bytes_[16];  // the id, then its length in the last byte; or a heap copy's
+                                 // (char*, uint32_t length), then kOnHeap in the last byte
+  };
+  struct PackedIdHash {
     using is_transparent = void;
-    const std::vector<std::string>* ids;
     size_t operator()(std::string_view id) const { return StringViewHash{}(id); }
-    size_t operator()(uint32_t n) const { return StringViewHash{}((*ids)[n]); }
+    size_t operator()(const PackedId& id) const { return StringViewHash{}(id.view()); }
   };
-  struct NumberEq {
+  struct PackedIdEq {
     using is_transparent = void;
-    const std::vector<std::string>* ids;
-    bool operator()(uint32_t a, uint32_t b) const { return (*ids)[a] == (*ids)[b]; }
-    bool operator()(std::string_view a, uint32_t b) const { return a == (*ids)[b]; }
-    bool operator()(uint32_t a, std::string_view b) const { return (*ids)[a] == b; }
+    static std::string_view View(std::string_view id) { return id; }
+    static std::string_view View(const PackedId& id) { return id.view(); }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return View(a) == View(b);
+    }
   };
-  // The number of `id`, or -1.
-  int64_t NumberLocked(std::string_view id) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  std::vector<std::string> ids_ ABSL_GUARDED_BY(mu_);
-  std::vector<double> stored_ ABSL_GUARDED_BY(mu_);  // relative to anchor_us_
-  std::vector<uint32_t> free_numbers_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_set<uint32_t, NumberHash, NumberEq> numbers_ ABSL_GUARDED_BY(mu_){
-      0, NumberHash{&ids_}, NumberEq{&ids_}};
+  absl::flat_hash_map<PackedId, double, PackedIdHash, PackedIdEq> stored_ ABSL_GUARDED_BY(mu_);
   // The largest of stored_, kept as Record raises values (MaxScore is on every Recommend's path:
   // a scan of a million-item tracker per call would cost more than the search).
   mutable double max_stored_ ABSL_GUARDED_BY(mu_) = 0;

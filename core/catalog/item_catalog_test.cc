@@ -108,6 +108,22 @@ TEST(PopularityTrackerTest, AForgottenItemStartsAgainFromZeroAndExportsRoundTrip
   EXPECT_NEAR(copy.MaxScore(), 200.0, 1e-12);
 }
 
+TEST(PopularityTrackerTest, IdsOfEveryLengthAreKept) {
+  PopularityTracker pop(86400);
+  const std::vector<std::string> ids = {"", "x", std::string(15, 'a'), std::string(16, 'b'),
+                                        "an-item-id-much-longer-than-sixteen-bytes"};
+  for (size_t i = 0; i < ids.size(); ++i) pop.Record(ids[i], 1.0 + i, 0);
+  for (int i = 0; i < 2000; ++i) pop.Record("filler-item-number-" + std::to_string(i), 0.5, 0);
+  for (size_t i = 0; i < ids.size(); ++i) EXPECT_NEAR(pop.Score(ids[i]), 1.0 + i, 1e-12) << i;
+  EXPECT_EQ(pop.Top(1, nullptr)[0].first, ids.back());
+  PopularityTracker copy(86400);
+  copy.Import(pop.Export());
+  EXPECT_EQ(copy.Top(10, nullptr), pop.Top(10, nullptr));
+  copy.Forget(ids[3]);
+  EXPECT_EQ(copy.Score(ids[3]), 0.0);
+  EXPECT_NEAR(copy.Score(ids[4]), 5.0, 1e-12);
+}
+
 TEST(PopularityTrackerTest, TopOfALargeCatalogStaysCorrectWithFilters) {
   PopularityTracker pop(86400);
   for (int i = 0; i < 3000; ++i) pop.Record("i" + std::to_string(i), 1.0 + i, 0);
