@@ -39,6 +39,7 @@
 #include "core/index/hnsw_index.h"
 #include "core/metrics/registry.h"
 #include "core/user/in_memory_user_store.h"
+#include "core/user/seen_set.h"
 
 namespace semrec {
 namespace {
@@ -339,6 +340,26 @@ void BM_UserStoreApplyEvents(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * kFeedbackEvents);
 }
+
+// What each write to a user's profile pays to copy the set of items the user has seen (the store
+// copies a profile on write, readers keep the old one): a flat hash set of Arg ids against
+// SeenSet (core/user/seen_set.h) holding the same ids. 8,000 is the most active user of a
+// 100k-user load run.
+template <typename Set>
+void CopySeen(benchmark::State& state) {
+  Set seen;
+  for (int i = 0; i < state.range(0); ++i) seen.insert(ItemId(i));
+  int next = static_cast<int>(state.range(0));
+  for (auto _ : state) {
+    Set copy = seen;
+    copy.insert(ItemId(next++));  // what the write then does
+    benchmark::DoNotOptimize(copy);
+  }
+}
+void BM_CopySeen_HashSet(benchmark::State& state) { CopySeen<StringSet>(state); }
+void BM_CopySeen_SeenSet(benchmark::State& state) { CopySeen<SeenSet>(state); }
+BENCHMARK(BM_CopySeen_HashSet)->Arg(10)->Arg(1000)->Arg(8000);
+BENCHMARK(BM_CopySeen_SeenSet)->Arg(10)->Arg(1000)->Arg(8000);
 
 BENCHMARK(BM_IndexSearch)->Arg(kK)->Arg(200);
 BENCHMARK(BM_EngineRecommend_Semantic);

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/common/string_map.h"
+#include "core/user/seen_set.h"
 #include "absl/status/status.h"
 #include "absl/types/span.h"
 
@@ -89,7 +90,7 @@ struct UserProfile {
   // Vectors, not deques: libstdc++'s std::deque allocates 576 bytes even when empty, which is
   // about 1 GB over a million profiles; these stay short (max_recent, max_event_ids).
   std::vector<RecentEvent> recent;         // newest first, at most max_recent
-  StringSet seen;   // items the user interacted with
+  SeenSet seen;     // items the user interacted with (cheap to copy: see seen_set.h)
   std::vector<std::string> event_ids;      // idempotency keys, oldest first
   StringSet event_id_set;
   std::vector<InterestCluster> interests;  // at most max_interests, by creation
