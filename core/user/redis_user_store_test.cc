@@ -54,7 +54,8 @@ ResolvedEvent MakeEvent(const std::string& item, EventType type, int64_t seconds
   return r;
 }
 
-std::vector<std::string> Sorted(const StringSet& set) {
+template <typename Set>  // StringSet, SeenSet
+std::vector<std::string> Sorted(const Set& set) {
   std::vector<std::string> v(set.begin(), set.end());
   std::sort(v.begin(), v.end());
   return v;
