@@ -9,6 +9,10 @@
 //   SEMREC_REDIS_URL=redis://127.0.0.1:6399 build/benchmarks/user_store_benchmark
 //   build/benchmarks/user_store_benchmark --benchmark_filter=Memory   # bytes per user only
 //
+// Last, what a snapshot costs per user: BM_SnapshotWrite and BM_SnapshotRestore, format 1 (every
+// profile in fp32) against format 2 (compact ones as their bytes).
+//   build/benchmarks/user_store_benchmark --benchmark_filter=Snapshot
+//
 // Without a reachable SEMREC_REDIS_URL the Redis cases are skipped with a message.
 #include <benchmark/benchmark.h>
 #include <malloc.h>
@@ -29,6 +33,7 @@
 #include "benchmarks/synthetic_vectors.h"
 #include "core/user/compact_profile.h"
 #include "core/user/in_memory_user_store.h"
+#include "core/user/profile_codec.h"
 #include "core/user/redis_user_store.h"
 
 namespace semrec {
@@ -250,6 +255,102 @@ BENCHMARK(BM_MemoryPerUser)
     ->Iterations(1)
     ->Unit(benchmark::kSecond)
     ->UseManualTime();
+
+// --- Snapshot write and restore per user ----------------------------------------------------
+
+// SEMREC_BENCH_SNAPSHOT_USERS (100,000) users built as BM_MemoryPerUser's, all held compact (as
+// all but 50,000 of a million are). Arg 1: snapshot format 1 (the baseline), every profile
+// decoded to be written in fp32 and encoded again when restored; arg 2: format 2, a compact
+// profile written as its bytes and restored from them checked, not decoded. Profiles only: the
+// ids, the record framing and the disk are the same in both.
+const InMemoryUserStore& CompactUsers() {
+  static const InMemoryUserStore* store = [] {
+    InMemoryUserStoreOptions options;
+    options.hot_profiles = 0;
+    auto* s = new InMemoryUserStore(UserModelOptions(), options);
+    const int users = bench::EnvInt("SEMREC_BENCH_SNAPSHOT_USERS", 100000);
+    for (int e = 0; e < 3; ++e) {
+      for (int u = 0; u < users; ++u) {
+        const ResolvedEvent click = UserClick(u, e);
+        (void)s->ApplyEvents("user-" + std::to_string(u), {&click, 1});
+      }
+    }
+    return s;
+  }();
+  return *store;
+}
+
+// One user's profile as the format writes it.
+bool PutStoredProfile(int format, const StoredProfile& stored, BufferWriter& w) {
+  if (format == 2 && stored.is_compact()) {
+    w.PutString(stored.compact().bytes());
+    return true;
+  }
+  auto profile = stored.Load();
+  if (!profile.ok()) return false;
+  PutProfile(**profile, w);
+  return true;
+}
+
+void BM_SnapshotWrite(benchmark::State& state) {
+  const int format = static_cast<int>(state.range(0));
+  const InMemoryUserStore& users = CompactUsers();
+  size_t bytes = 0;
+  for (auto _ : state) {
+    BufferWriter w;
+    bytes = 0;
+    bool ok = true;
+    (void)users.ForEachProfile([&](const std::string&, StoredProfile stored) {
+      w.Clear();
+      ok = ok && PutStoredProfile(format, stored, w);
+      bytes += w.data().size();
+    });
+    if (!ok) return state.SkipWithError("a profile did not load");
+  }
+  state.SetItemsProcessed(state.iterations() * int64_t(users.size()));
+  state.counters["B_per_user"] = double(bytes) / users.size();
+}
+
+void BM_SnapshotRestore(benchmark::State& state) {
+  const int format = static_cast<int>(state.range(0));
+  std::vector<std::pair<std::string, std::string>> records;  // written before timing
+  (void)CompactUsers().ForEachProfile([&](const std::string& id, StoredProfile stored) {
+    BufferWriter w;
+    PutStoredProfile(format, stored, w);
+    records.emplace_back(id, w.Release());
+  });
+  InMemoryUserStoreOptions options;
+  options.hot_profiles = 0;  // every user pays the cold tier's cost
+  for (auto _ : state) {
+    auto store = std::make_unique<InMemoryUserStore>(UserModelOptions(), options);
+    for (const auto& [id, record] : records) {
+      StoredProfile stored;
+      BufferReader in(record);
+      if (format == 2) {
+        uint64_t n;
+        if (!in.GetVarint(&n) || n != in.remaining()) return state.SkipWithError("bad record");
+        auto compact =
+            CompactProfile::FromBytes(std::string_view(record).substr(record.size() - n));
+        if (!compact.ok()) return state.SkipWithError("bad compact profile");
+        stored = StoredProfile(*std::move(compact));
+      } else {
+        auto profile = std::make_shared<UserProfile>();
+        if (!GetProfile(in, profile.get())) return state.SkipWithError("bad profile");
+        stored = StoredProfile(std::shared_ptr<const UserProfile>(std::move(profile)));
+      }
+      if (!store->RestoreProfile(id, std::move(stored)).ok()) {
+        return state.SkipWithError("RestoreProfile failed");
+      }
+    }
+    state.PauseTiming();
+    store.reset();
+    state.ResumeTiming();
+  }
+  state.SetItemsProcessed(state.iterations() * int64_t(records.size()));
+}
+
+BENCHMARK(BM_SnapshotWrite)->ArgName("format")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_SnapshotRestore)->ArgName("format")->Arg(1)->Arg(2)->Unit(benchmark::kMillisecond);
 
 // The direction error of one encoding, over users built like BM_MemoryPerUser's.
 void PrintQuantizationError(int users) {

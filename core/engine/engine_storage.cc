@@ -1,6 +1,7 @@
 // Engine durability: recovery (snapshot + write-ahead log replay), snapshots, and the background
 // snapshot thread. The write paths that log records live in engine.cc.
 #include <cinttypes>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -20,7 +21,8 @@ std::shared_ptr<spdlog::logger> Logger() {
   return logger;
 }
 
-constexpr uint64_t kSnapshotFormat = 1;
+// 2: users records tagged fp32 or compact (state_codec.h); 1, still read: all fp32, untagged.
+constexpr uint64_t kSnapshotFormat = 2;
 constexpr char kMetaFile[] = "meta";
 constexpr char kItemsFile[] = "items";
 constexpr char kUsersFile[] = "users";
@@ -58,6 +60,23 @@ absl::Status ReadRecords(const SnapshotInfo& snapshot, const char* file,
     return Corrupt(snapshot, file, absl::StrCat(reader->good_offset(), " bytes, the manifest says ",
                                                 listed->size));
   }
+  return absl::OkStatus();
+}
+
+// Puts every user of the snapshot's users file back into `users`: a compact profile as the bytes
+// it was written as (checked, not decoded), an fp32 one as it was.
+absl::Status RestoreUsers(const SnapshotInfo& snapshot, bool tagged, UserStore& users) {
+  const absl::Time start = absl::Now();
+  std::string user_id;
+  StoredProfile profile;
+  RETURN_IF_ERROR(ReadRecords(snapshot, kUsersFile, [&](std::string_view payload) {
+    if (!GetSnapshotUser(payload, tagged, &user_id, &profile)) {
+      return Corrupt(snapshot, kUsersFile, "malformed profile");
+    }
+    return users.RestoreProfile(user_id, std::move(profile));
+  }));
+  Logger()->info("restored {} users ({} compact) in {:.2f}s", users.size(), users.compact_size(),
+                 absl::ToDoubleSeconds(absl::Now() - start));
   return absl::OkStatus();
 }
 
@@ -154,12 +173,13 @@ absl::StatusOr<RecoveryReport> Engine::OpenDurableState(const DurabilityOptions&
 
 absl::Status Engine::LoadSnapshot(const SnapshotInfo& snapshot) {
   // Meta: the format and the model the vectors came from.
+  uint64_t format = 0;
   RETURN_IF_ERROR(ReadRecords(snapshot, kMetaFile, [&](std::string_view payload) {
     BufferReader in(payload);
-    uint64_t format = 0, dimension = 0;
+    uint64_t dimension = 0;
     std::string model;
     int64_t events_applied = 0;
-    if (!in.GetVarint(&format) || format != kSnapshotFormat || !in.GetString(&model) ||
+    if (!in.GetVarint(&format) || format < 1 || format > kSnapshotFormat || !in.GetString(&model) ||
         !in.GetVarint(&dimension) || !in.GetI64(&events_applied)) {
       return Corrupt(snapshot, kMetaFile, "unknown snapshot format");
     }
@@ -177,36 +197,46 @@ absl::Status Engine::LoadSnapshot(const SnapshotInfo& snapshot) {
     }
     return absl::OkStatus();
   }));
-  // Catalog: the index's own files, then the items.
-  for (const SnapshotFile& f : snapshot.files) {
-    if (IsIndexFile(f.name)) RETURN_IF_ERROR(snapshot.Verify(f.name));  // not record-framed
-  }
-  RETURN_IF_ERROR(index_->LoadFrom(snapshot.path));
-  RETURN_IF_ERROR(ReadRecords(snapshot, kItemsFile, [&](std::string_view payload) {
-    BufferReader in(payload);
-    Item item;
-    if (!semrec::GetItem(in, &item) || !in.done()) return Corrupt(snapshot, kItemsFile, "malformed item");
-    if (!index_->Contains(item.id)) {
-      return Corrupt(snapshot, kItemsFile, absl::StrCat("item '", item.id, "' is not in the index"));
-    }
-    catalog_.Put(std::move(item));
-    return absl::OkStatus();
-  }));
-  if (catalog_.size() != index_->size()) {
-    return Corrupt(snapshot, kItemsFile,
-                   absl::StrCat(catalog_.size(), " items for ", index_->size(), " indexed vectors"));
-  }
+  // Users depend on nothing else in the snapshot: they are restored on a second thread while this
+  // one checks and loads the index.
+  absl::Status users_status;
+  std::thread users_thread;
   if (snapshot.Find(kUsersFile)) {
-    RETURN_IF_ERROR(ReadRecords(snapshot, kUsersFile, [&](std::string_view payload) {
-      BufferReader in(payload);
-      std::string user_id;
-      auto profile = std::make_shared<UserProfile>();
-      if (!in.GetString(&user_id) || !GetProfile(in, profile.get()) || !in.done()) {
-        return Corrupt(snapshot, kUsersFile, "malformed profile");
-      }
-      return users_->RestoreProfile(user_id, std::move(profile));
-    }));
+    users_thread = std::thread(
+        [&] { users_status = RestoreUsers(snapshot, /*tagged=*/format >= 2, *users_); });
   }
+  // Catalog: the index's own files, then the items.
+  absl::Status catalog_status = [&]() -> absl::Status {
+    for (const SnapshotFile& f : snapshot.files) {
+      if (IsIndexFile(f.name)) RETURN_IF_ERROR(snapshot.Verify(f.name));  // not record-framed
+    }
+    RETURN_IF_ERROR(index_->LoadFrom(snapshot.path));
+    RETURN_IF_ERROR(ReadRecords(snapshot, kItemsFile, [&](std::string_view payload) {
+      BufferReader in(payload);
+      Item item;
+      if (!semrec::GetItem(in, &item) || !in.done()) {
+        return Corrupt(snapshot, kItemsFile, "malformed item");
+      }
+      if (!index_->Contains(item.id)) {
+        return Corrupt(snapshot, kItemsFile,
+                       absl::StrCat("item '", item.id, "' is not in the index"));
+      }
+      catalog_.Put(std::move(item));
+      return absl::OkStatus();
+    }));
+    if (catalog_.size() != index_->size()) {
+      return Corrupt(
+          snapshot, kItemsFile,
+          absl::StrCat(catalog_.size(), " items for ", index_->size(), " indexed vectors"));
+    }
+    return absl::OkStatus();
+  }();
+  if (users_thread.joinable()) users_thread.join();
+  if (!catalog_status.ok()) {
+    if (!users_status.ok()) Logger()->error("{}", users_status.ToString());  // reported second
+    return catalog_status;
+  }
+  RETURN_IF_ERROR(users_status);
   // Collaborative model: a header, the item names in chunks, then one record per item.
   CoOccurrenceModel::State collab;
   uint64_t names = 0, nodes = 0;
@@ -341,8 +371,8 @@ absl::StatusOr<SnapshotReport> Engine::SnapshotLocked(
   // Catalog writes wait until the catalog files are written; feedback waits only for the capture.
   absl::ReleasableMutexLock catalog_lock(&catalog_write_mu_);
   uint64_t lsn = 0;
-  // References to the store's immutable profiles, loaded (compact ones decoded) one at a time
-  // while the file is written: capturing decoded copies would need the fp32 size of every user.
+  // References to the store's immutable profiles, written as they are held (a compact one as its
+  // own bytes, never decoded): capturing copies would need a second copy of every user.
   std::vector<std::pair<std::string, StoredProfile>> users;
   bool users_local = true;
   CoOccurrenceModel::State collab;
@@ -411,10 +441,13 @@ absl::StatusOr<SnapshotReport> Engine::SnapshotLocked(
     RETURN_IF_ERROR(write_file(kUsersFile, [&](RecordWriter& out) {
       BufferWriter w;
       for (const auto& [id, stored] : users) {
-        ASSIGN_OR_RETURN(std::shared_ptr<const UserProfile> profile, stored.Load());
         w.Clear();
-        w.PutString(id);
-        PutProfile(*profile, w);
+        if (stored.is_compact()) {
+          PutSnapshotUser(id, stored.compact(), w);
+        } else {
+          ASSIGN_OR_RETURN(std::shared_ptr<const UserProfile> profile, stored.Load());
+          PutSnapshotUser(id, *profile, w);
+        }
         RETURN_IF_ERROR(out.Append(w.data()));
       }
       return absl::OkStatus();

@@ -4,17 +4,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "core/encoder/testing/fake_encoder.h"
 #include "core/engine/engine.h"
+#include "core/engine/state_codec.h"
 #include "core/index/hnsw_index.h"
 #include "core/storage/record_file.h"
-#include "core/user/in_memory_user_store.h"
+#include "core/storage/snapshot_dir.h"
 #include "core/storage/testing/temp_dir.h"
+#include "core/user/in_memory_user_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -26,15 +32,18 @@ using ::testing::HasSubstr;
 constexpr int kDim = 64;
 constexpr int64_t kHourUs = 3600LL * 1000000;
 
-std::unique_ptr<Engine> MakeEngine(int dim = kDim, InMemoryUserStoreOptions store = {}) {
+// `users`, when given, is pointed at the engine's user store.
+std::unique_ptr<Engine> MakeEngine(int dim = kDim, InMemoryUserStoreOptions store = {},
+                                   const UserStore** users = nullptr) {
   HnswIndex::Options io;
   io.dimension = dim;
   auto index = HnswIndex::Create(io);
   EXPECT_TRUE(index.ok());
   EngineOptions options;
-  auto engine =
-      Engine::Create(options, std::make_unique<FakeEncoder>(dim), std::move(index).value(),
-                     std::make_unique<InMemoryUserStore>(options.user, store));
+  auto user_store = std::make_unique<InMemoryUserStore>(options.user, store);
+  if (users) *users = user_store.get();
+  auto engine = Engine::Create(options, std::make_unique<FakeEncoder>(dim),
+                               std::move(index).value(), std::move(user_store));
   EXPECT_TRUE(engine.ok()) << engine.status();
   return std::move(engine).value();
 }
@@ -88,7 +97,7 @@ class EngineStorageTest : public ::testing::Test {
   }
 
   std::unique_ptr<Engine> Open(RecoveryReport* report = nullptr) {
-    auto engine = MakeEngine(kDim, store_);
+    auto engine = MakeEngine(kDim, store_, &users_);
     auto r = engine->OpenDurableState(options_);
     EXPECT_TRUE(r.ok()) << r.status();
     if (r.ok() && report) *report = *r;
@@ -161,7 +170,88 @@ class EngineStorageTest : public ::testing::Test {
   ScopedTempDir temp_;
   DurabilityOptions options_;
   InMemoryUserStoreOptions store_;
+  const UserStore* users_ = nullptr;  // the last Open()'s
 };
+
+// Every profile of a store as ForEachProfile gives it: the hot ones in the store's order with
+// every field (the seen ids sorted), then the compact ones as their bytes, sorted.
+std::vector<std::string> DumpUsers(const UserStore& users) {
+  std::vector<std::string> out, compact;
+  EXPECT_TRUE(users
+                  .ForEachProfile([&](const std::string& id, StoredProfile stored) {
+                    if (stored.is_compact()) {
+                      compact.push_back(id + " compact " + std::string(stored.compact().bytes()));
+                      return;
+                    }
+                    auto loaded = stored.Load();
+                    ASSERT_TRUE(loaded.ok());
+                    const UserProfile& p = **loaded;
+                    UserProfile canonical = p;  // PutProfile writes the seen ids in set order
+                    canonical.seen.clear();
+                    BufferWriter w;
+                    PutProfile(canonical, w);
+                    std::vector<std::string> seen(p.seen.begin(), p.seen.end());
+                    std::sort(seen.begin(), seen.end());
+                    out.push_back(absl::StrCat(id, " fp32 ", w.data(), absl::StrJoin(seen, ",")));
+                  })
+                  .ok());
+  std::sort(compact.begin(), compact.end());
+  out.insert(out.end(), compact.begin(), compact.end());
+  return out;
+}
+
+// Rewrites the data directory's snapshot in place through `users` (each users record; "" drops
+// it) and `meta` (the meta record), linking every other file: for old formats and corruption.
+void RewriteSnapshot(const std::string& data_dir,
+                     const std::function<std::string(std::string)>& users,
+                     const std::function<std::string(std::string)>& meta = nullptr) {
+  const std::string root = data_dir + "/snapshots", moved = data_dir + "/rewritten-from";
+  ASSERT_EQ(std::rename(root.c_str(), moved.c_str()), 0);
+  auto from = FindLatestSnapshot(moved);
+  ASSERT_TRUE(from.ok() && from->has_value());
+  const SnapshotInfo& old = **from;
+  auto builder = SnapshotBuilder::Begin(root, old.lsn);
+  ASSERT_TRUE(builder.ok());
+  for (const SnapshotFile& f : old.files) {
+    if (f.name != "users" && f.name != "meta") {
+      ASSERT_TRUE((*builder)->LinkFrom(old, f.name).ok());
+      continue;
+    }
+    auto in = RecordReader::Open(old.PathOf(f.name));
+    auto out = RecordWriter::Create((*builder)->PathOf(f.name));
+    ASSERT_TRUE(in.ok() && out.ok());
+    std::string payload;
+    while ((*in)->Next(&payload) == RecordReader::Result::kRecord) {
+      const std::string rewritten = f.name == "users" ? users(payload)
+                                    : meta            ? meta(payload)
+                                                      : payload;
+      if (!rewritten.empty()) ASSERT_TRUE((*out)->Append(rewritten).ok());
+    }
+    ASSERT_TRUE((*out)->Close(/*sync=*/false).ok());
+    ASSERT_TRUE((*builder)->AddFile(f.name).ok());
+  }
+  ASSERT_TRUE((*builder)->Commit().ok());
+  ASSERT_TRUE(RemoveTree(moved).ok());
+}
+
+// A users record as snapshot format 1 wrote it: the id and the fp32 profile, untagged.
+std::string AsFormat1User(std::string payload) {
+  std::string id;
+  StoredProfile stored;
+  EXPECT_TRUE(GetSnapshotUser(payload, /*tagged=*/true, &id, &stored));
+  auto profile = stored.Load();
+  EXPECT_TRUE(profile.ok());
+  BufferWriter w;
+  w.PutString(id);
+  PutProfile(**profile, w);
+  return w.Release();
+}
+
+std::string AsFormat1Meta(std::string payload) {
+  EXPECT_EQ(payload[0], 2);  // the format, a one-byte varint
+  payload[0] = 1;
+  return payload;
+}
 
 TEST_F(EngineStorageTest, LogReplayAloneRestoresEverything) {
   std::string before;
@@ -335,6 +425,194 @@ TEST_F(EngineStorageTest, ACorruptSnapshotFileIsDataLossNotACrash) {
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(r.status().message(), HasSubstr("corrupt"));
+}
+
+// A snapshot holds each user in the form the store held it: hot profiles in fp32, compact ones
+// as their own bytes. Restoring gives back the same store: the same users hot, in the same order,
+// with the same values, and the compact ones with the same bytes (nothing decoded or re-encoded).
+TEST_F(EngineStorageTest, ASnapshotKeepsHotAndCompactUsersExactly) {
+  store_.hot_profiles = 64;  // one per shard: about a third of the users below
+  std::vector<std::string> before;
+  std::string observed;
+  {
+    auto engine = Open();
+    Populate(*engine);
+    for (int u = 5; u < 150; ++u) {
+      ASSERT_TRUE(engine
+                      ->Feedback(absl::StrCat("user-", u),
+                                 {Ev(absl::StrCat("item-", u % 29), EventType::kLike, u * kHourUs),
+                                  Ev(absl::StrCat("item-", u % 7), EventType::kClick,
+                                     (u + 1) * kHourUs, absl::StrCat("c", u))})
+                      .ok());
+    }
+    const EngineStats stats = engine->Stats();
+    ASSERT_GT(stats.compact_users, 0u);
+    ASSERT_GT(stats.users - stats.compact_users, 0u);
+    auto snapshot = engine->Snapshot();
+    ASSERT_TRUE(snapshot.ok());
+    // The compact users are on disk as compact records.
+    auto in = RecordReader::Open(snapshot->path + "/users");
+    ASSERT_TRUE(in.ok());
+    std::string payload, id;
+    size_t records = 0, compact = 0;
+    while ((*in)->Next(&payload) == RecordReader::Result::kRecord) {
+      StoredProfile stored;
+      ASSERT_TRUE(GetSnapshotUser(payload, /*tagged=*/true, &id, &stored));
+      ++records;
+      compact += stored.is_compact();
+    }
+    EXPECT_EQ(records, stats.users);
+    EXPECT_EQ(compact, stats.compact_users);
+    before = DumpUsers(*users_);
+    observed = Observe(*engine);
+  }
+  RecoveryReport report;
+  auto engine = Open(&report);
+  EXPECT_TRUE(report.from_snapshot);
+  EXPECT_EQ(report.records_replayed, 0u);
+  EXPECT_EQ(DumpUsers(*users_), before);
+  EXPECT_EQ(Observe(*engine), observed);
+}
+
+// A snapshot written before users were tagged (format 1: every profile in fp32) still loads: the
+// profiles fill the hot tier and the rest are encoded compact, as they were before.
+TEST_F(EngineStorageTest, AFormat1SnapshotStillLoads) {
+  for (size_t hot : {size_t{50000}, size_t{0}}) {
+    SCOPED_TRACE(hot);
+    ScopedTempDir dir;
+    options_.data_dir = dir.path();
+    store_.hot_profiles = hot;
+    std::string before;
+    {
+      auto engine = Open();
+      Populate(*engine);
+      ASSERT_TRUE(engine->Snapshot().ok());
+      before = Observe(*engine);
+    }
+    RewriteSnapshot(options_.data_dir, AsFormat1User, AsFormat1Meta);
+    RecoveryReport report;
+    auto engine = Open(&report);
+    EXPECT_TRUE(report.from_snapshot);
+    EXPECT_EQ(report.users, 5u);
+    EXPECT_EQ(engine->Stats().compact_users, hot == 0 ? 5u : 0u);
+    EXPECT_EQ(Observe(*engine), before);
+  }
+}
+
+// Compact bytes that pass the record's checksum but are not an encoded profile (a bug, or bytes
+// changed between the checksum and the disk) are reported as data loss, never trusted.
+TEST_F(EngineStorageTest, AMalformedCompactProfileIsDataLossNotACrash) {
+  store_.hot_profiles = 0;
+  {
+    auto engine = Open();
+    Populate(*engine);
+    ASSERT_TRUE(engine->Snapshot().ok());
+  }
+  // Where a tagged users record's encoding byte and its compact bytes start.
+  auto layout = [](const std::string& p, size_t* encoding, size_t* compact) {
+    BufferReader in(p);
+    std::string id;
+    uint8_t tag;
+    uint64_t n;
+    ASSERT_TRUE(in.GetString(&id) && in.GetU8(&tag) && in.GetVarint(&n));
+    ASSERT_EQ(tag, 2);
+    *encoding = id.size() + 1;
+    *compact = p.size() - n;
+  };
+  const std::vector<std::function<std::string(std::string)>> corruptions = {
+      [&](std::string p) {  // an unknown flag in the compact bytes' first byte
+        size_t encoding, compact;
+        layout(p, &encoding, &compact);
+        p[compact] = static_cast<char>(0x40);
+        return p;
+      },
+      [&](std::string p) {  // the compact bytes cut short, their length cut to match
+        size_t encoding, compact;
+        layout(p, &encoding, &compact);
+        BufferWriter w;
+        w.PutString(p.substr(1, encoding - 1));
+        w.PutU8(2);
+        w.PutString(std::string_view(p).substr(compact, p.size() - compact - 1));
+        return w.Release();
+      },
+      [&](std::string p) {  // an encoding no version wrote
+        size_t encoding, compact;
+        layout(p, &encoding, &compact);
+        p[encoding] = 9;
+        return p;
+      },
+  };
+  const std::string pristine = options_.data_dir + "/pristine";
+  ASSERT_EQ(std::system(absl::StrCat("cp -a ", options_.data_dir, "/snapshots ", pristine).c_str()),
+            0);
+  for (size_t i = 0; i < corruptions.size(); ++i) {
+    SCOPED_TRACE(i);
+    ASSERT_TRUE(RemoveTree(options_.data_dir + "/snapshots").ok());
+    ASSERT_EQ(
+        std::system(absl::StrCat("cp -a ", pristine, " ", options_.data_dir, "/snapshots").c_str()),
+        0);
+    bool first = true;
+    RewriteSnapshot(options_.data_dir, [&](std::string payload) {
+      if (!first) return payload;
+      first = false;
+      return corruptions[i](std::move(payload));
+    });
+    auto engine = MakeEngine(kDim, store_);
+    auto r = engine->OpenDurableState(options_);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << r.status();
+    EXPECT_THAT(r.status().message(), HasSubstr("users: malformed profile"));
+  }
+}
+
+// Every truncation and every single-byte change of a users record is either refused or gives a
+// profile that loads: GetSnapshotUser checks compact bytes exactly as decoding would.
+TEST(SnapshotUserCodecTest, DamagedRecordsAreRefusedOrLoad) {
+  UserProfile p;
+  UserModelOptions o;
+  for (int i = 0; i < 6; ++i) {
+    std::vector<float> v(16, 0.0f);
+    v[i % 16] = 1;
+    v[(i + 5) % 16] = 0.5f;
+    ApplyEvent(o,
+               Ev(absl::StrCat("item-", i), i == 4 ? EventType::kDislike : EventType::kLike,
+                  i * kHourUs, absl::StrCat("e", i)),
+               v, p);
+  }
+  ApplyEvent(o, Ev("rated", EventType::kRating, 9 * kHourUs), std::vector<float>(16, 0.25f), p);
+  for (bool compact : {true, false}) {
+    SCOPED_TRACE(compact);
+    BufferWriter w;
+    if (compact) {
+      PutSnapshotUser("user-1", CompactProfile::Encode(p), w);
+    } else {
+      PutSnapshotUser("user-1", p, w);
+    }
+    const std::string record = w.data();
+    std::string id;
+    StoredProfile stored;
+    ASSERT_TRUE(GetSnapshotUser(record, /*tagged=*/true, &id, &stored));
+    EXPECT_EQ(id, "user-1");
+    EXPECT_EQ(stored.is_compact(), compact);
+    ASSERT_TRUE(stored.Load().ok());
+    int accepted = 0;
+    auto check = [&](std::string_view damaged) {
+      StoredProfile s;
+      if (!GetSnapshotUser(damaged, /*tagged=*/true, &id, &s)) return;
+      ++accepted;
+      EXPECT_TRUE(s.Load().ok());
+    };
+    for (size_t n = 0; n < record.size(); ++n) check(std::string_view(record).substr(0, n));
+    for (size_t i = 0; i < record.size(); ++i) {
+      for (int bit = 0; bit < 8; ++bit) {
+        std::string damaged = record;
+        damaged[i] = static_cast<char>(damaged[i] ^ (1 << bit));
+        check(damaged);
+      }
+    }
+    std::printf("%s record: %d of %zu damaged copies still parse (vector bits, masses, times)\n",
+                compact ? "compact" : "fp32", accepted, record.size() * 9);
+  }
 }
 
 TEST_F(EngineStorageTest, OpeningAfterWritesIsRefused) {

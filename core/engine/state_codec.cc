@@ -3,6 +3,10 @@
 namespace semrec {
 namespace {
 
+// The encoding byte of a snapshot user record.
+constexpr uint8_t kFp32Profile = 1;
+constexpr uint8_t kCompactProfile = 2;
+
 void PutStrings(absl::Span<const std::string> strings, BufferWriter& out) {
   out.PutVarint(strings.size());
   for (const auto& s : strings) out.PutString(s);
@@ -168,6 +172,40 @@ bool GetWalRecord(std::string_view payload, WalRecord* record) {
   }
   record->type = static_cast<WalRecordType>(type);
   return in.done();
+}
+
+void PutSnapshotUser(std::string_view user_id, const UserProfile& profile, BufferWriter& out) {
+  out.PutString(user_id);
+  out.PutU8(kFp32Profile);
+  PutProfile(profile, out);
+}
+
+void PutSnapshotUser(std::string_view user_id, const CompactProfile& profile, BufferWriter& out) {
+  out.PutString(user_id);
+  out.PutU8(kCompactProfile);
+  out.PutString(profile.bytes());
+}
+
+bool GetSnapshotUser(std::string_view payload, bool tagged, std::string* user_id,
+                     StoredProfile* profile) {
+  BufferReader in(payload);
+  uint8_t encoding = kFp32Profile;
+  if (!in.GetString(user_id) || user_id->empty() || (tagged && !in.GetU8(&encoding))) return false;
+  if (encoding == kCompactProfile) {
+    // The bytes run to the end of the record: checked in place, copied once.
+    uint64_t n;
+    if (!in.GetVarint(&n) || n != in.remaining()) return false;
+    absl::StatusOr<CompactProfile> compact =
+        CompactProfile::FromBytes(payload.substr(payload.size() - n));
+    if (!compact.ok()) return false;
+    *profile = StoredProfile(*std::move(compact));
+    return true;
+  }
+  if (encoding != kFp32Profile) return false;
+  auto fp32 = std::make_shared<UserProfile>();
+  if (!GetProfile(in, fp32.get()) || !in.done()) return false;
+  *profile = StoredProfile(std::shared_ptr<const UserProfile>(std::move(fp32)));
+  return true;
 }
 
 }  // namespace semrec

@@ -1,6 +1,7 @@
-// The engine's durable record formats: items, and the write-ahead log records of catalog writes,
-// feedback and user deletions (user profiles: core/user/profile_codec.h). Decoders check every
-// length and enum, so a corrupt record is reported (false), never trusted.
+// The engine's durable record formats: items, the write-ahead log records of catalog writes,
+// feedback and user deletions, and a snapshot's users (whose profiles keep their own encodings:
+// core/user/profile_codec.h, core/user/compact_profile.h). Decoders check every length and enum,
+// so a corrupt record is reported (false), never trusted.
 //
 //   BufferWriter w; PutWalFeedback("u1", events, w);
 //   WalRecord record; if (!GetWalRecord(payload, &record)) return absl::DataLossError(...);
@@ -16,7 +17,8 @@
 #include "absl/types/span.h"
 #include "core/catalog/item_catalog.h"
 #include "core/storage/byte_codec.h"
-#include "core/user/profile_codec.h"  // PutProfile, GetProfile: user profiles in snapshots
+#include "core/user/compact_profile.h"
+#include "core/user/profile_codec.h"
 #include "core/user/user_model.h"
 #include "core/user/user_store.h"
 
@@ -77,6 +79,17 @@ void PutWalDeleteUser(std::string_view user_id, BufferWriter& out);
 void PutWalSignals(absl::Span<const SignalPast> history, absl::Span<const SignalEvent> signals,
                    BufferWriter& out);
 bool GetWalRecord(std::string_view payload, WalRecord* record);
+
+// One user of a snapshot's users file, with the profile in the form the store holds it: an fp32
+// profile (profile_codec.h) or a compact one's own bytes (compact_profile.h), tagged, so that a
+// compact profile is neither decoded to be written nor encoded again to be restored.
+//   string user_id, u8 encoding, then 1: the fp32 profile, 2: string compact bytes
+// Snapshot format 1 wrote `tagged` = false records: the id and an fp32 profile. A record that
+// GetSnapshotUser accepts holds a profile that loads (compact bytes are checked, not decoded).
+void PutSnapshotUser(std::string_view user_id, const UserProfile& profile, BufferWriter& out);
+void PutSnapshotUser(std::string_view user_id, const CompactProfile& profile, BufferWriter& out);
+bool GetSnapshotUser(std::string_view payload, bool tagged, std::string* user_id,
+                     StoredProfile* profile);
 
 }  // namespace semrec
 

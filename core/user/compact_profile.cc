@@ -55,12 +55,14 @@ void PutVector(absl::Span<const float> v, std::string& codes, BufferWriter& out)
   if (!v.empty()) out.PutFloat(scale);
 }
 
+// Reads a vector's codes into `codes`; `v` (null: only checked) gets the decoded floats.
 bool GetVector(BufferReader& in, std::string& codes, std::vector<float>* v) {
   if (!in.GetString(&codes)) return false;
-  v->clear();
+  if (v) v->clear();
   if (codes.empty()) return true;
   float scale;
   if (!in.GetFloat(&scale) || !std::isfinite(scale) || scale < 0) return false;
+  if (!v) return true;
   v->resize(codes.size());
   for (size_t i = 0; i < codes.size(); ++i) {
     (*v)[i] = static_cast<float>(static_cast<int8_t>(codes[i])) * scale;
@@ -100,6 +102,100 @@ size_t VarintLength(uint64_t v) {
   size_t n = 1;
   for (; v >= 0x80; v >>= 7) ++n;
   return n;
+}
+
+// Reads the layout above into `p`, or with a null `p` only checks it: one parser, so the check
+// accepts exactly the bytes decoding accepts. Checking builds nothing (no vectors, no sets); the
+// strings it reads go through one reused buffer.
+bool ParseCompactProfile(std::string_view bytes, UserProfile* p) {
+  if (p) *p = UserProfile();
+  BufferReader in(bytes);
+  uint8_t flags;
+  double positive_mass;
+  int64_t last_event_us;
+  uint64_t count, n;
+  if (!in.GetU8(&flags) || (flags & ~kKnownFlags) != 0 ||
+      (flags & (kInterestStored | kInterestIsClusterSum)) ==
+          (kInterestStored | kInterestIsClusterSum) ||
+      !in.GetDouble(&positive_mass) || !in.GetI64(&last_event_us) || !in.GetVarint(&count)) {
+    return false;
+  }
+  if (p) {
+    p->positive_mass = positive_mass;
+    p->last_event_us = last_event_us;
+    p->event_count = static_cast<int64_t>(count);
+  }
+  std::string codes;  // also the buffer for strings that are only checked
+  if ((flags & kInterestStored) &&
+      (!GetVector(in, codes, p ? &p->interest : nullptr) || codes.empty())) {
+    return false;
+  }
+  if (!in.GetCount(&n, 9)) return false;
+  if (p) p->interests.resize(n);
+  size_t dimension = 0;  // of the first cluster
+  bool same_dimension = true;
+  for (uint64_t i = 0; i < n; ++i) {
+    double mass;
+    if (!in.GetDouble(&mass) || !GetVector(in, codes, p ? &p->interests[i].vector : nullptr)) {
+      return false;
+    }
+    if (p) p->interests[i].mass = mass;
+    if (i == 0) dimension = codes.size();
+    same_dimension = same_dimension && codes.size() == dimension;
+  }
+  if (flags & kInterestIsClusterSum) {
+    if (n == 0 || dimension == 0 || !same_dimension) return false;
+    if (p) {
+      p->interest.assign(dimension, 0.0f);
+      for (const InterestCluster& c : p->interests) {
+        for (size_t j = 0; j < dimension; ++j) p->interest[j] += c.vector[j];
+      }
+    }
+  }
+  if (!in.GetCount(&n, 3)) return false;
+  if (p) p->recent.resize(n);
+  uint64_t previous = static_cast<uint64_t>(last_event_us);
+  for (uint64_t i = 0; i < n; ++i) {
+    std::string& item_id = p ? p->recent[i].item_id : codes;
+    uint8_t type;
+    float value = 0;
+    uint64_t delta;
+    if (!in.GetString(&item_id) || !in.GetU8(&type)) return false;
+    if ((type & kHasValue) && !in.GetFloat(&value)) return false;
+    type &= ~kHasValue;
+    if (type < 1 || type >= kEventTypeCount || !in.GetVarint(&delta)) return false;
+    previous -= static_cast<uint64_t>(UnZigZag(delta));
+    if (p) {
+      RecentEvent& e = p->recent[i];
+      e.type = static_cast<EventType>(type);
+      e.value = value;
+      e.timestamp_us = static_cast<int64_t>(previous);
+    }
+  }
+  if (!in.GetCount(&n)) return false;
+  if (p) {
+    p->seen.reserve(n + ((flags & kSeenExtendsRecent) ? p->recent.size() : 0));
+    if (flags & kSeenExtendsRecent) {
+      for (const RecentEvent& e : p->recent) {
+        if (!e.item_id.empty()) p->seen.insert(e.item_id);
+      }
+    }
+  }
+  for (uint64_t i = 0; i < n; ++i) {
+    if (!in.GetString(&codes)) return false;
+    if (p) p->seen.insert(codes);
+  }
+  if (!in.GetCount(&n)) return false;
+  if (p) {
+    p->event_ids.resize(n);
+    p->event_id_set.reserve(n);
+  }
+  for (uint64_t i = 0; i < n; ++i) {
+    std::string& id = p ? p->event_ids[i] : codes;
+    if (!in.GetString(&id)) return false;
+    if (p) p->event_id_set.insert(id);
+  }
+  return in.done();
 }
 
 }  // namespace
@@ -154,76 +250,24 @@ void EncodeCompactProfile(const UserProfile& p, BufferWriter& out) {
   for (const std::string& id : p.event_ids) out.PutString(id);
 }
 
-bool DecodeCompactProfile(std::string_view bytes, UserProfile* p) {
-  *p = UserProfile();
-  BufferReader in(bytes);
-  uint8_t flags;
-  uint64_t count, n;
-  if (!in.GetU8(&flags) || (flags & ~kKnownFlags) != 0 ||
-      (flags & (kInterestStored | kInterestIsClusterSum)) ==
-          (kInterestStored | kInterestIsClusterSum) ||
-      !in.GetDouble(&p->positive_mass) || !in.GetI64(&p->last_event_us) || !in.GetVarint(&count)) {
-    return false;
-  }
-  p->event_count = static_cast<int64_t>(count);
-  std::string codes;
-  if ((flags & kInterestStored) && (!GetVector(in, codes, &p->interest) || p->interest.empty())) {
-    return false;
-  }
-  if (!in.GetCount(&n, 9)) return false;
-  p->interests.resize(n);
-  for (InterestCluster& c : p->interests) {
-    if (!in.GetDouble(&c.mass) || !GetVector(in, codes, &c.vector)) return false;
-  }
-  if (flags & kInterestIsClusterSum) {
-    if (p->interests.empty() || p->interests[0].vector.empty()) return false;
-    p->interest.assign(p->interests[0].vector.size(), 0.0f);
-    for (const InterestCluster& c : p->interests) {
-      if (c.vector.size() != p->interest.size()) return false;
-      for (size_t j = 0; j < c.vector.size(); ++j) p->interest[j] += c.vector[j];
-    }
-  }
-  if (!in.GetCount(&n, 3)) return false;
-  p->recent.resize(n);
-  uint64_t previous = static_cast<uint64_t>(p->last_event_us);
-  for (RecentEvent& e : p->recent) {
-    uint8_t type;
-    uint64_t delta;
-    if (!in.GetString(&e.item_id) || !in.GetU8(&type)) return false;
-    e.value = 0;
-    if ((type & kHasValue) && !in.GetFloat(&e.value)) return false;
-    type &= ~kHasValue;
-    if (type < 1 || type >= kEventTypeCount || !in.GetVarint(&delta)) return false;
-    e.type = static_cast<EventType>(type);
-    previous -= static_cast<uint64_t>(UnZigZag(delta));
-    e.timestamp_us = static_cast<int64_t>(previous);
-  }
-  if (!in.GetCount(&n)) return false;
-  p->seen.reserve(n + ((flags & kSeenExtendsRecent) ? p->recent.size() : 0));
-  if (flags & kSeenExtendsRecent) {
-    for (const RecentEvent& e : p->recent) {
-      if (!e.item_id.empty()) p->seen.insert(e.item_id);
-    }
-  }
-  for (uint64_t i = 0; i < n; ++i) {
-    std::string id;
-    if (!in.GetString(&id)) return false;
-    p->seen.insert(std::move(id));
-  }
-  if (!in.GetCount(&n)) return false;
-  p->event_ids.resize(n);
-  p->event_id_set.reserve(n);
-  for (std::string& id : p->event_ids) {
-    if (!in.GetString(&id)) return false;
-    p->event_id_set.insert(id);
-  }
-  return in.done();
+bool DecodeCompactProfile(std::string_view bytes, UserProfile* profile) {
+  return ParseCompactProfile(bytes, profile);
 }
+
+bool IsCompactProfile(std::string_view bytes) { return ParseCompactProfile(bytes, nullptr); }
 
 CompactProfile CompactProfile::Encode(const UserProfile& profile) {
   BufferWriter out;
   EncodeCompactProfile(profile, out);
-  const std::string& bytes = out.data();
+  return Copy(out.data());
+}
+
+absl::StatusOr<CompactProfile> CompactProfile::FromBytes(std::string_view bytes) {
+  if (!IsCompactProfile(bytes)) return absl::DataLossError("malformed compact user profile");
+  return Copy(bytes);
+}
+
+CompactProfile CompactProfile::Copy(std::string_view bytes) {
   char* block =
       static_cast<char*>(::operator new(sizeof(Rep) + VarintLength(bytes.size()) + bytes.size()));
   Rep* rep = new (block) Rep{{1}};

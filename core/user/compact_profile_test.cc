@@ -170,6 +170,41 @@ TEST(CompactProfileTest, RejectsTruncatedAndCorruptBytes) {
   EXPECT_FALSE(CompactProfile().Decode(&p).ok());
 }
 
+// The check a snapshot's compact bytes get instead of decoding accepts exactly what decoding
+// does, over every truncation and every single-bit change; FromBytes copies only what it accepts.
+TEST(CompactProfileTest, CheckingAgreesWithDecoding) {
+  BufferWriter out;
+  EncodeCompactProfile(RichProfile(), out);
+  const std::string bytes = out.data();
+  UserProfile p;
+  int accepted = 0, refused = 0;
+  auto agree = [&](std::string_view damaged) {
+    const bool decodes = DecodeCompactProfile(damaged, &p);
+    ASSERT_EQ(IsCompactProfile(damaged), decodes);
+    absl::StatusOr<CompactProfile> copy = CompactProfile::FromBytes(damaged);
+    ASSERT_EQ(copy.ok(), decodes);
+    if (!decodes) {
+      EXPECT_EQ(copy.status().code(), absl::StatusCode::kDataLoss);
+      ++refused;
+      return;
+    }
+    ++accepted;
+    EXPECT_EQ(copy->bytes(), damaged);
+    EXPECT_TRUE(copy->Decode(&p).ok());
+  };
+  for (size_t n = 0; n <= bytes.size(); ++n) agree(std::string_view(bytes).substr(0, n));
+  agree(bytes + '\0');
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    for (int bit = 0; bit < 8; ++bit) {
+      std::string damaged = bytes;
+      damaged[i] = static_cast<char>(damaged[i] ^ (1 << bit));
+      agree(damaged);
+    }
+  }
+  EXPECT_GT(accepted, 0);  // vector codes and times are free-form
+  EXPECT_GT(refused, 0);
+}
+
 TEST(CompactProfileTest, CopiesShareOneTightBlock) {
   const CompactProfile a = CompactProfile::Encode(RichProfile());
   CompactProfile b = a;

@@ -135,7 +135,9 @@ absl::Status InMemoryUserStore::ForEachProfile(const ProfileVisitor& fn) const {
     {
       absl::ReaderMutexLock lock(&shard.mu);
       users.reserve(shard.hot.size() + shard.compact.size());
-      for (const auto& [id, hot] : shard.hot) users.emplace_back(id, StoredProfile(hot.profile));
+      for (const std::string& id : shard.lru) {
+        users.emplace_back(id, StoredProfile(shard.hot.find(id)->second.profile));
+      }
       for (const auto& [id, compact] : shard.compact) {
         users.emplace_back(id, StoredProfile(compact));
       }
@@ -145,18 +147,23 @@ absl::Status InMemoryUserStore::ForEachProfile(const ProfileVisitor& fn) const {
   return absl::OkStatus();
 }
 
-absl::Status InMemoryUserStore::RestoreProfile(const std::string& user_id,
-                                               std::shared_ptr<const UserProfile> profile) {
-  if (user_id.empty() || !profile) return absl::InvalidArgumentError("empty user id or profile");
+absl::Status InMemoryUserStore::RestoreProfile(const std::string& user_id, StoredProfile profile) {
+  if (user_id.empty()) return absl::InvalidArgumentError("empty user id");
+  std::shared_ptr<const UserProfile> fp32;
+  if (!profile.is_compact()) {
+    absl::StatusOr<std::shared_ptr<const UserProfile>> loaded = profile.Load();  // no decoding
+    if (!loaded.ok()) return absl::InvalidArgumentError("empty profile");
+    fp32 = *std::move(loaded);
+  }
   Shard& shard = ShardFor(user_id);
   absl::MutexLock lock(&shard.mu);
   if (!EraseFromTier(shard, user_id)) size_.fetch_add(1, std::memory_order_relaxed);
-  if (shard.hot.size() < shard.hot_quota) {
-    PutHot(shard, user_id, std::move(profile), /*most_recent=*/false);
-  } else {
-    shard.compact.emplace(user_id, CompactProfile::Encode(*profile));
-    compact_size_.fetch_add(1, std::memory_order_relaxed);
+  if (fp32 && shard.hot.size() < shard.hot_quota) {
+    PutHot(shard, user_id, std::move(fp32), /*most_recent=*/false);
+    return absl::OkStatus();
   }
+  shard.compact.emplace(user_id, fp32 ? CompactProfile::Encode(*fp32) : profile.compact());
+  compact_size_.fetch_add(1, std::memory_order_relaxed);
   return absl::OkStatus();
 }
 

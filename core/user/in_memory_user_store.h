@@ -50,11 +50,13 @@ class InMemoryUserStore final : public UserStore {
   absl::StatusOr<bool> Delete(std::string_view user_id) override;
   size_t size() const override;
   size_t compact_size() const override;
+  // Each shard's hot profiles come first, most recently written first, then its compact ones.
   absl::Status ForEachProfile(const ProfileVisitor& fn) const override;
-  // Stored hot while the user's shard has room in its hot tier (start-up fills it with the
-  // first profiles read, at the cold end, so the first writers push them out), compact after.
-  absl::Status RestoreProfile(const std::string& user_id,
-                              std::shared_ptr<const UserProfile> profile) override;
+  // A compact profile goes back to the compact tier as it is (it was cold). An fp32 one is
+  // stored hot while the user's shard has room in its hot tier, at the cold end (so restoring
+  // in ForEachProfile's order keeps each shard's order, and the first writers push the oldest
+  // out), and is encoded compact after.
+  absl::Status RestoreProfile(const std::string& user_id, StoredProfile profile) override;
 
  private:
   static constexpr size_t kShards = 64;

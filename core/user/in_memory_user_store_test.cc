@@ -1,5 +1,6 @@
 #include "core/user/in_memory_user_store.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
@@ -8,6 +9,7 @@
 #include <thread>
 #include <tuple>
 
+#include "core/user/profile_codec.h"
 #include "core/user/testing/topic_vectors.h"
 #include "gtest/gtest.h"
 
@@ -196,29 +198,91 @@ TEST(InMemoryUserStoreTiersTest, DeletesHotAndCompactUsers) {
   EXPECT_EQ(store.compact_size(), 0u);
 }
 
-TEST(InMemoryUserStoreTiersTest, ForEachProfileAndRestoreProfileRoundTrip) {
+// What ForEachProfile shows of a store: per user, the tier and the profile's bytes (a compact
+// one's own, an fp32 one through the snapshot codec); the hot profiles in the store's order, the
+// compact ones (a hash map's order) sorted.
+std::vector<std::string> Dump(const UserStore& store) {
+  std::vector<std::string> out, compact;
+  EXPECT_TRUE(store
+                  .ForEachProfile([&](const std::string& id, StoredProfile stored) {
+                    if (stored.is_compact()) {
+                      compact.push_back(id + " compact " + std::string(stored.compact().bytes()));
+                      return;
+                    }
+                    auto profile = stored.Load();
+                    ASSERT_TRUE(profile.ok());
+                    BufferWriter w;
+                    PutProfile(**profile, w);
+                    out.push_back(id + " fp32 " + w.data());
+                  })
+                  .ok());
+  std::sort(compact.begin(), compact.end());
+  out.insert(out.end(), compact.begin(), compact.end());
+  return out;
+}
+
+// A snapshot's round trip: profiles restored in the form ForEachProfile gave them come back in
+// the same tier with the same bytes, and the hot tier in the same order.
+TEST(InMemoryUserStoreTiersTest, RestoringWhatForEachProfileGaveKeepsTheStoreExactly) {
   InMemoryUserStore store = StoreWithHot(64);
   constexpr int kUsers = 400;
   WriteRounds({&store}, kUsers, /*rounds=*/4, /*seed=*/3);
   InMemoryUserStore restored = StoreWithHot(64);
-  size_t visited = 0;
+  size_t visited = 0, compact = 0;
   ASSERT_TRUE(store
                   .ForEachProfile([&](const std::string& id, StoredProfile stored) {
                     ++visited;
-                    auto profile = stored.Load();
-                    ASSERT_TRUE(profile.ok());
-                    ASSERT_TRUE(restored.RestoreProfile(id, *std::move(profile)).ok());
+                    compact += stored.is_compact();
+                    ASSERT_TRUE(restored.RestoreProfile(id, std::move(stored)).ok());
                   })
                   .ok());
   EXPECT_EQ(visited, static_cast<size_t>(kUsers));
+  EXPECT_EQ(compact, static_cast<size_t>(kUsers - 64));
   EXPECT_EQ(restored.size(), static_cast<size_t>(kUsers));
   EXPECT_EQ(restored.compact_size(), static_cast<size_t>(kUsers - 64));
-  // A compact profile decoded and encoded again keeps its codes: the copy is the original.
-  EXPECT_GE(WorstDirectionCosine(store, restored, kUsers), 0.999999);
+  EXPECT_EQ(Dump(restored), Dump(store));
   // Restoring a user again replaces it.
-  auto again = *store.Get(UserId(0));
-  ASSERT_TRUE(restored.RestoreProfile(UserId(0), again).ok());
+  ASSERT_TRUE(restored.RestoreProfile(UserId(0), StoredProfile(*store.Get(UserId(0)))).ok());
   EXPECT_EQ(restored.size(), static_cast<size_t>(kUsers));
+}
+
+// A compact profile stays compact even where the hot tier has room: it was cold, and decoding
+// every one at start-up is what restoring it as it is avoids.
+TEST(InMemoryUserStoreTiersTest, RestoredCompactProfilesStayCompact) {
+  InMemoryUserStore store = StoreWithHot(0);
+  constexpr int kUsers = 100;
+  WriteRounds({&store}, kUsers, /*rounds=*/2, /*seed=*/4);
+  InMemoryUserStore restored = StoreWithHot(kAllHot);
+  ASSERT_TRUE(store
+                  .ForEachProfile([&](const std::string& id, StoredProfile stored) {
+                    ASSERT_TRUE(restored.RestoreProfile(id, std::move(stored)).ok());
+                  })
+                  .ok());
+  EXPECT_EQ(restored.compact_size(), static_cast<size_t>(kUsers));
+  EXPECT_EQ(Dump(restored), Dump(store));
+  EXPECT_EQ(restored.RestoreProfile("", StoredProfile()).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(restored.RestoreProfile("x", StoredProfile()).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// Fp32 profiles (an old snapshot holds nothing else) fill each shard's hot tier; the rest are
+// encoded, and a compact profile decoded and encoded again keeps its codes.
+TEST(InMemoryUserStoreTiersTest, RestoredFp32ProfilesFillTheHotTierThenGoCompact) {
+  InMemoryUserStore store = StoreWithHot(64);
+  constexpr int kUsers = 400;
+  WriteRounds({&store}, kUsers, /*rounds=*/4, /*seed=*/3);
+  InMemoryUserStore restored = StoreWithHot(64);
+  ASSERT_TRUE(store
+                  .ForEachProfile([&](const std::string& id, StoredProfile stored) {
+                    auto profile = stored.Load();
+                    ASSERT_TRUE(profile.ok());
+                    ASSERT_TRUE(restored.RestoreProfile(id, StoredProfile(*profile)).ok());
+                  })
+                  .ok());
+  EXPECT_EQ(restored.size(), static_cast<size_t>(kUsers));
+  EXPECT_EQ(restored.compact_size(), static_cast<size_t>(kUsers - 64));
+  EXPECT_GE(WorstDirectionCosine(store, restored, kUsers), 0.999999);
 }
 
 // Writers, readers and a snapshot-like visitor over few hot profiles, so users move between

@@ -28,14 +28,20 @@ struct ResolvedEvent {
   std::vector<float> vector;  // the item's or search text's embedding; may be empty
 };
 
-// A profile as ForEachProfile hands it out: it shares the store's immutable state (an fp32
-// profile, or a compact encoding), so capturing every profile costs a few pointers each rather
-// than a decoded copy of each; Load() decodes a compact one into a fresh profile.
+// A profile as the store holds it: an fp32 profile, or a compact encoding. ForEachProfile hands
+// these out sharing the store's immutable state, so capturing every profile costs a few pointers
+// each rather than a decoded copy of each; Load() decodes a compact one into a fresh profile. A
+// snapshot writes a compact one as its bytes and RestoreProfile takes it back without decoding.
 class StoredProfile {
  public:
+  StoredProfile() = default;  // neither: Load() fails
   explicit StoredProfile(std::shared_ptr<const UserProfile> profile)
       : profile_(std::move(profile)) {}
   explicit StoredProfile(CompactProfile compact) : compact_(std::move(compact)) {}
+
+  // The compact encoding when the profile is held compact, else empty.
+  const CompactProfile& compact() const { return compact_; }
+  bool is_compact() const { return !compact_.empty(); }
 
   absl::StatusOr<std::shared_ptr<const UserProfile>> Load() const {
     if (profile_) return profile_;
@@ -87,13 +93,12 @@ class UserStore {
   // Snapshots, for stores that keep profiles only in this process (UNIMPLEMENTED otherwise):
   // calls `fn` for every profile, outside the store's locks (a caller that captures them all
   // under its own write barrier keeps the StoredProfiles and loads them after), and puts a
-  // profile back whole.
+  // profile back whole, in the form it is given (a compact one is not decoded).
   using ProfileVisitor = std::function<void(const std::string& user_id, StoredProfile profile)>;
   virtual absl::Status ForEachProfile(const ProfileVisitor& fn) const {
     return absl::UnimplementedError("this user store keeps no local state to snapshot");
   }
-  virtual absl::Status RestoreProfile(const std::string& user_id,
-                                      std::shared_ptr<const UserProfile> profile) {
+  virtual absl::Status RestoreProfile(const std::string& user_id, StoredProfile profile) {
     return absl::UnimplementedError("this user store keeps no local state to restore");
   }
 };
