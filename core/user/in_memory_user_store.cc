@@ -38,12 +38,14 @@ absl::StatusOr<std::shared_ptr<const UserProfile>> InMemoryUserStore::Get(
 }
 
 absl::StatusOr<std::vector<bool>> InMemoryUserStore::ApplyEvents(
-    std::string_view user_id, absl::Span<const ResolvedEvent> events,
-    const ChangeRecordFn& publish) {
+    std::string_view user_id, absl::Span<const ResolvedEvent> events, const ChangeRecordFn& publish,
+    std::vector<RecentEvent>* recent_before) {
+  if (recent_before) recent_before->clear();
   if (publish) {
     return absl::FailedPreconditionError(
         "the in-memory user store has no change feed to publish to (replication needs Redis)");
   }
+  if (events.empty()) return std::vector<bool>();
   std::vector<bool> applied(events.size(), false);
   Shard& shard = ShardFor(user_id);
   // The copy is made and mutated under the shard lock so that concurrent writers for the same
@@ -59,6 +61,7 @@ absl::StatusOr<std::vector<bool>> InMemoryUserStore::ApplyEvents(
     compact = shard.compact.find(user_id);
     if (compact != shard.compact.end()) RETURN_IF_ERROR(compact->second.Decode(next.get()));
   }
+  if (recent_before) *recent_before = next->recent;
   bool changed = false;
   for (size_t i = 0; i < events.size(); ++i) {
     const ResolvedEvent& e = events[i];

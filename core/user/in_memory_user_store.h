@@ -44,9 +44,10 @@ class InMemoryUserStore final : public UserStore {
   explicit InMemoryUserStore(UserModelOptions options, InMemoryUserStoreOptions store_options = {});
 
   absl::StatusOr<std::shared_ptr<const UserProfile>> Get(std::string_view user_id) const override;
-  absl::StatusOr<std::vector<bool>> ApplyEvents(std::string_view user_id,
-                                                absl::Span<const ResolvedEvent> events,
-                                                const ChangeRecordFn& publish = {}) override;
+  absl::StatusOr<std::vector<bool>> ApplyEvents(
+      std::string_view user_id, absl::Span<const ResolvedEvent> events,
+      const ChangeRecordFn& publish = {},
+      std::vector<RecentEvent>* recent_before = nullptr) override;
   absl::StatusOr<bool> Delete(std::string_view user_id) override;
   size_t size() const override;
   size_t compact_size() const override;

@@ -65,6 +65,66 @@ TEST(InMemoryUserStoreTest, ConcurrentWritersToOneUserLoseNothing) {
   EXPECT_EQ(p->seen.size(), static_cast<size_t>(kThreads * kEach));
 }
 
+std::vector<std::string> RecentItems(const std::vector<RecentEvent>& recent) {
+  std::vector<std::string> items;
+  for (const RecentEvent& e : recent) items.push_back(e.item_id);
+  return items;
+}
+
+// The history the events follow, in the same update: as a Get just before would have seen it,
+// for a new user, an fp32 user, a compact one, and when every event is a duplicate.
+TEST(InMemoryUserStoreTest, ApplyEventsReportsTheRecentEventsBeforeThem) {
+  for (size_t hot : {size_t{50000}, size_t{0}}) {
+    SCOPED_TRACE(hot);
+    InMemoryUserStoreOptions options;
+    options.hot_profiles = hot;
+    InMemoryUserStore store(UserModelOptions{}, options);
+    std::vector<RecentEvent> before = {{"stale", EventType::kView, 0, 0}};
+    ASSERT_TRUE(
+        store.ApplyEvents("u", std::vector<ResolvedEvent>{Like("a", "e1")}, {}, &before).ok());
+    EXPECT_TRUE(before.empty());  // a new user
+    ASSERT_TRUE(store.ApplyEvents("u", std::vector<ResolvedEvent>{Like("b")}, {}, &before).ok());
+    EXPECT_EQ(RecentItems(before), std::vector<std::string>{"a"});
+    auto got = *store.Get("u");
+    auto applied =
+        store.ApplyEvents("u", std::vector<ResolvedEvent>{Like("c"), Like("d")}, {}, &before);
+    ASSERT_TRUE(applied.ok());
+    EXPECT_EQ(RecentItems(before), RecentItems(got->recent));
+    EXPECT_EQ(RecentItems(before), (std::vector<std::string>{"b", "a"}));
+    applied = store.ApplyEvents("u", std::vector<ResolvedEvent>{Like("a", "e1")}, {}, &before);
+    ASSERT_TRUE(applied.ok());
+    EXPECT_EQ(*applied, std::vector<bool>{false});
+    EXPECT_EQ(RecentItems(before), (std::vector<std::string>{"d", "c", "b", "a"}));
+    EXPECT_EQ(store.compact_size(), hot == 0 ? 1u : 0u);
+  }
+}
+
+// Each writer sees exactly the events of the writers serialized before it: the sizes of the
+// reported histories are 0, 1, ..., n - 1, each once.
+TEST(InMemoryUserStoreTest, ConcurrentWritersEachSeeTheHistoryBeforeTheirOwnEvents) {
+  InMemoryUserStoreOptions options;
+  options.hot_profiles = 0;  // every write decodes and re-encodes
+  InMemoryUserStore store(UserModelOptions{}, options);
+  constexpr int kThreads = 4, kEach = 10;  // 40 events: within max_recent (50)
+  std::vector<std::vector<size_t>> sizes(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        std::vector<RecentEvent> before;
+        std::vector<ResolvedEvent> one = {Like("i" + std::to_string(t * kEach + i))};
+        ASSERT_TRUE(store.ApplyEvents("shared", one, {}, &before).ok());
+        sizes[t].push_back(before.size());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::vector<size_t> all;
+  for (const auto& s : sizes) all.insert(all.end(), s.begin(), s.end());
+  std::sort(all.begin(), all.end());
+  for (size_t i = 0; i < all.size(); ++i) EXPECT_EQ(all[i], i);
+}
+
 // --- Two tiers: fp32 hot profiles, compact cold ones ---------------------------------------
 
 constexpr size_t kAllHot = std::numeric_limits<size_t>::max();

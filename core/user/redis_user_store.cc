@@ -112,8 +112,9 @@ absl::StatusOr<std::shared_ptr<const UserProfile>> RedisUserStore::Get(
 }
 
 absl::StatusOr<std::vector<bool>> RedisUserStore::ApplyEvents(
-    std::string_view user_id, absl::Span<const ResolvedEvent> events,
-    const ChangeRecordFn& publish) {
+    std::string_view user_id, absl::Span<const ResolvedEvent> events, const ChangeRecordFn& publish,
+    std::vector<RecentEvent>* recent_before) {
+  if (recent_before) recent_before->clear();
   if (user_id.empty()) return absl::InvalidArgumentError("empty user id");
   if (events.empty()) return std::vector<bool>();
   const std::string& where = client_->where();
@@ -169,6 +170,7 @@ absl::StatusOr<std::vector<bool>> RedisUserStore::ApplyEvents(
         return error;
       }
     }
+    if (recent_before) *recent_before = profile->recent;  // this attempt's reading
     std::string record;
     std::vector<bool> applied(events.size(), false);
     bool changed = false;

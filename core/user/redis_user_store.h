@@ -57,9 +57,11 @@ class RedisUserStore final : public UserStore {
   absl::StatusOr<std::shared_ptr<const UserProfile>> Get(std::string_view user_id) const override;
   // With `publish`: the change record it returns is appended to the stream <prefix>:feed in the
   // same MULTI/EXEC as the profile (both keys must be on one Redis node: not Redis Cluster).
-  absl::StatusOr<std::vector<bool>> ApplyEvents(std::string_view user_id,
-                                                absl::Span<const ResolvedEvent> events,
-                                                const ChangeRecordFn& publish = {}) override;
+  // `recent_before`: from the profile read in the transaction that wrote (after any retries).
+  absl::StatusOr<std::vector<bool>> ApplyEvents(
+      std::string_view user_id, absl::Span<const ResolvedEvent> events,
+      const ChangeRecordFn& publish = {},
+      std::vector<RecentEvent>* recent_before = nullptr) override;
   absl::StatusOr<bool> Delete(std::string_view user_id) override;
   // Users created minus users deleted, from a counter key kept beside the profiles (one GET; the
   // last value read when Redis does not answer). Profiles that expired are still counted.

@@ -234,6 +234,52 @@ TEST_F(RedisUserStoreTest, ConcurrentWritersInTwoReplicasLoseNoUpdate) {
               static_cast<long long>(a->conflicts()), static_cast<long long>(b->conflicts()));
 }
 
+// The history before a write's events comes from the transaction that wrote them, after any
+// retries: over two replicas writing one user, the reported histories have 0, 1, ..., n - 1
+// events, each once, each the newest-first list of the writes before it.
+TEST_F(RedisUserStoreTest, ApplyEventsReportsTheRecentEventsOfTheCommittedRead) {
+  auto a = NewStore(Options(*server_));
+  auto b = NewStore(Options(*server_));
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  std::vector<RecentEvent> before = {{"stale", EventType::kView, 0, 0}};
+  ASSERT_TRUE(a->ApplyEvents("solo", {MakeEvent("x", EventType::kView, 1)}, {}, &before).ok());
+  EXPECT_TRUE(before.empty());  // a new user
+  ASSERT_TRUE(a->ApplyEvents("solo", {MakeEvent("y", EventType::kView, 2)}, {}, &before).ok());
+  ASSERT_EQ(before.size(), 1u);
+  EXPECT_EQ(before[0].item_id, "x");
+
+  constexpr int kThreadsPerReplica = 4, kWritesPerThread = 5;  // 40 events: within max_recent
+  std::vector<std::vector<std::vector<RecentEvent>>> seen(2 * kThreadsPerReplica);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2 * kThreadsPerReplica; ++t) {
+    RedisUserStore* store = t % 2 == 0 ? a.get() : b.get();
+    threads.emplace_back([store, t, &seen] {
+      for (int i = 0; i < kWritesPerThread; ++i) {
+        std::vector<RecentEvent> history;
+        auto r = store->ApplyEvents("shared",
+                                    {MakeEvent("t" + std::to_string(t) + "-" + std::to_string(i),
+                                               EventType::kClick, 1000 + t * kWritesPerThread + i)},
+                                    {}, &history);
+        ASSERT_TRUE(r.ok()) << r.status();
+        seen[t].push_back(std::move(history));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::vector<std::vector<RecentEvent>> all;
+  for (auto& s : seen) all.insert(all.end(), s.begin(), s.end());
+  std::sort(all.begin(), all.end(),
+            [](const auto& x, const auto& y) { return x.size() < y.size(); });
+  for (size_t i = 0; i < all.size(); ++i) ASSERT_EQ(all[i].size(), i);
+  // Each history is the one before it with one event in front.
+  for (size_t i = 1; i < all.size(); ++i) {
+    for (size_t j = 0; j + 1 < all[i].size(); ++j) {
+      EXPECT_EQ(all[i][j + 1].item_id, all[i - 1][j].item_id);
+    }
+  }
+}
+
 TEST_F(RedisUserStoreTest, ReadsItsOwnAndOtherReplicasWrites) {
   auto a = NewStore(Options(*server_));
   auto b = NewStore(Options(*server_));

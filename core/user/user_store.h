@@ -3,6 +3,8 @@
 // across encoding or search) atomically per user.
 //
 //   ASSIGN_OR_RETURN(auto applied, store.ApplyEvents("u1", resolved_events));
+//   std::vector<RecentEvent> before;  // the history the events follow, without another read
+//   ASSIGN_OR_RETURN(applied, store.ApplyEvents("u1", more_events, {}, &before));
 //   ASSIGN_OR_RETURN(std::shared_ptr<const UserProfile> p, store.Get("u1"));  // nullptr: unknown
 //   store.Delete("u1");
 //
@@ -72,9 +74,12 @@ class UserStore {
   // Applies `events` in order, atomically for this user. Returns, per event, true when applied and
   // false when skipped as a duplicate (its event_id was already applied). `publish`: see
   // ChangeRecordFn; FAILED_PRECONDITION when the store does not publish changes.
-  virtual absl::StatusOr<std::vector<bool>> ApplyEvents(std::string_view user_id,
-                                                        absl::Span<const ResolvedEvent> events,
-                                                        const ChangeRecordFn& publish = {}) = 0;
+  // `recent_before`, when given, receives the profile's `recent` list (newest first) as it was
+  // just before these events, read in the same serialized update (empty for a new user, and when
+  // `events` is empty): what a caller would otherwise need a separate Get for.
+  virtual absl::StatusOr<std::vector<bool>> ApplyEvents(
+      std::string_view user_id, absl::Span<const ResolvedEvent> events,
+      const ChangeRecordFn& publish = {}, std::vector<RecentEvent>* recent_before = nullptr) = 0;
 
   // Forgets the user; returns false when the user was unknown.
   virtual absl::StatusOr<bool> Delete(std::string_view user_id) = 0;
