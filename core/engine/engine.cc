@@ -744,13 +744,13 @@ absl::StatusOr<std::vector<EventResult>> Engine::Feedback(const std::string& use
 absl::StatusOr<std::vector<bool>> Engine::ApplyFeedback(const std::string& user_id,
                                                         const std::vector<ResolvedEvent>& sorted,
                                                         bool to_user_store) {
-  // The user's consumption before these events: new events pair with it in the co-occurrence model.
-  std::shared_ptr<const UserProfile> before;
+  // The user's consumption before these events: new events pair with it in the co-occurrence
+  // model. Read by the store in the same update (a compact profile is decoded once, not twice).
+  std::vector<RecentEvent> before;
   std::vector<bool> applied(sorted.size(), true);
   if (to_user_store) {
     StageTimer t(*this, kStore);
-    ASSIGN_OR_RETURN(before, users_->Get(user_id));
-    ASSIGN_OR_RETURN(applied, users_->ApplyEvents(user_id, sorted));
+    ASSIGN_OR_RETURN(applied, users_->ApplyEvents(user_id, sorted, {}, &before));
   }
   std::vector<SignalEvent> signals;
   int64_t count = 0;
@@ -760,15 +760,19 @@ absl::StatusOr<std::vector<bool>> Engine::ApplyFeedback(const std::string& user_
     const Event& e = sorted[j].event;
     if (!e.item_id.empty()) signals.push_back({e.item_id, e.type, e.value, e.timestamp_us});
   }
-  Learn(HistoryOf(before.get()), signals);
+  Learn(HistoryOf(before), signals);
   events_applied_.fetch_add(count - static_cast<int64_t>(signals.size()), std::memory_order_relaxed);
   return applied;
 }
 
 std::vector<SignalPast> Engine::HistoryOf(const UserProfile* before) const {
+  if (!before) return {};
+  return HistoryOf(before->recent);
+}
+
+std::vector<SignalPast> Engine::HistoryOf(const std::vector<RecentEvent>& recent) const {
   std::vector<SignalPast> history;  // newest first
-  if (!before) return history;
-  for (const RecentEvent& e : before->recent) {
+  for (const RecentEvent& e : recent) {
     if (static_cast<int>(history.size()) >= options_.history_items) break;
     const float w = ConsumptionWeight(e.type, e.value, options_.user.rating_scale);
     if (!e.item_id.empty() && w > 0) history.push_back({e.item_id, w, e.timestamp_us});

@@ -379,6 +379,7 @@ class Engine {
                                                   bool to_user_store = true);
   // The user's recent consumption before new events (newest first), as they pair with them.
   std::vector<SignalPast> HistoryOf(const UserProfile* before) const;
+  std::vector<SignalPast> HistoryOf(const std::vector<RecentEvent>& recent) const;
   // Teaches the collaborative model and popularity the applied events, given the history.
   void Learn(std::vector<SignalPast> history, absl::Span<const SignalEvent> events);
   // Replication: appends a catalog record to the feed and waits until it is applied here;
