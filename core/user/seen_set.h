@@ -7,8 +7,8 @@
 // tree): when the head fills it is frozen as a new level, and a level is merged into the one
 // above it while that one is less than 4 times its size. So a copy costs the head (at most 32
 // ids) plus one shared pointer per level (about log4 of the size), a lookup probes the head and
-// each level, and each id is copied a small number of times over its life (amortized O(1) per
-// insert, with an occasional merge of a large level).
+// each level, and an id is copied a few times for each level it passes through (amortized
+// O(log n) string copies per insert, with an occasional merge of a large level).
 //
 //   SeenSet seen;
 //   seen.insert("item-1");
