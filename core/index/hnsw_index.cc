@@ -238,10 +238,14 @@ inline float Distance(const Graph& g, const void* query, tableint id) {
 // Searches walk the graph while one insert may be linking a new element into it (see
 // HnswIndex::Impl): every link count and link is read once, as a relaxed atomic load, so the
 // compiler never reads a value twice that the insert changes in between. Whatever a search reads
-// is an element that exists: hnswlib writes a list's links before raising its count, rewrites a
-// full list with other existing elements, and writes a new element's vector, label and own links
-// before any list links to it. A search may see a list before or after an insert changes it;
-// either is a valid graph.
+// is an element that exists: hnswlib appends a link to a list before raising its count, rewrites
+// a full list with other existing elements, and writes a new element's vector, label and level
+// before any list links to it. One exception: a new element's own list at a level is counted
+// before its links are written (mutuallyConnectNewElement), and the element is already
+// reachable from the level above, so that list can be read holding zeros: element 0. At the base
+// layer element 0 is a real element; above it, element 0 may not reach the level, so the descent
+// follows only neighbours whose level reaches the one it walks. A search may see a list before or
+// after an insert changes it; either is a valid graph.
 inline int LinkCount(const unsigned int* list, size_t max) {
   const unsigned short count =
       __atomic_load_n(reinterpret_cast<const unsigned short*>(list), __ATOMIC_RELAXED);
@@ -266,6 +270,7 @@ tableint DescendToBaseLayer(const Graph& g, const void* query) {
       const int size = LinkCount(list, g.maxM_);
       for (int i = 0; i < size; ++i) {
         const tableint neighbour = Link(list, i);
+        if (__atomic_load_n(&g.element_levels_[neighbour], __ATOMIC_RELAXED) < level) continue;
         const float d = Distance(g, query, neighbour);
         if (d < current_distance) {
           current_distance = d;
