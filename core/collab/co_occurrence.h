@@ -94,21 +94,6 @@ class CoOccurrenceModel {
     mutable absl::Mutex mu;
     std::vector<Node> nodes ABSL_GUARDED_BY(mu);
   };
-  // Item numbers by name: the set holds numbers and reaches the names through names_, so each
-  // name is stored once (a map keyed by std::string took 40 more bytes a slot).
-  struct NameHash {
-    using is_transparent = void;
-    const std::vector<std::string>* names;
-    size_t operator()(std::string_view name) const { return StringViewHash{}(name); }
-    size_t operator()(uint32_t idx) const { return StringViewHash{}((*names)[idx]); }
-  };
-  struct NameEq {
-    using is_transparent = void;
-    const std::vector<std::string>* names;
-    bool operator()(uint32_t a, uint32_t b) const { return (*names)[a] == (*names)[b]; }
-    bool operator()(std::string_view a, uint32_t b) const { return a == (*names)[b]; }
-    bool operator()(uint32_t a, std::string_view b) const { return (*names)[a] == b; }
-  };
 
   uint32_t Intern(std::string_view id);
   bool Lookup(std::string_view id, uint32_t* out) const;
@@ -129,8 +114,10 @@ class CoOccurrenceModel {
   mutable std::array<Shard, kShards> shards_;
   mutable absl::Mutex names_mu_;
   std::vector<std::string> names_ ABSL_GUARDED_BY(names_mu_);
-  absl::flat_hash_set<uint32_t, NameHash, NameEq> ids_ ABSL_GUARDED_BY(names_mu_){
-      0, NameHash{&names_}, NameEq{&names_}};
+  // Item numbers by name, each name stored once, in names_ (a map keyed by std::string took 40
+  // more bytes a slot).
+  IndexedStringSet ids_ ABSL_GUARDED_BY(names_mu_){0, IndexedStringHash{&names_},
+                                                   IndexedStringEq{&names_}};
 };
 
 }  // namespace semrec

@@ -138,7 +138,7 @@ class VectorStore {
 // functors point at the list (owners hold it by unique_ptr).
 class IdTable {
  public:
-  IdTable() : live_(0, Hash{&ids_}, Eq{&ids_}) {}
+  IdTable() : live_(0, IndexedStringHash{&ids_}, IndexedStringEq{&ids_}) {}
   IdTable(const IdTable&) = delete;
   IdTable& operator=(const IdTable&) = delete;
 
@@ -196,25 +196,12 @@ class IdTable {
   }
 
  private:
-  struct Hash {
-    using is_transparent = void;
-    const std::vector<std::string>* ids;
-    size_t operator()(std::string_view id) const { return StringViewHash{}(id); }
-    size_t operator()(uint32_t label) const { return StringViewHash{}((*ids)[label]); }
-  };
-  struct Eq {
-    using is_transparent = void;
-    const std::vector<std::string>* ids;
-    bool operator()(uint32_t a, uint32_t b) const { return (*ids)[a] == (*ids)[b]; }
-    bool operator()(std::string_view a, uint32_t b) const { return a == (*ids)[b]; }
-    bool operator()(uint32_t a, std::string_view b) const { return (*ids)[a] == b; }
-  };
   std::vector<std::string> ids_;
   std::vector<tableint> elements_;
   std::atomic<size_t> published_{0};
   std::atomic<size_t> live_count_{0};
   mutable absl::Mutex live_mu_;
-  absl::flat_hash_set<uint32_t, Hash, Eq> live_ ABSL_GUARDED_BY(live_mu_);
+  IndexedStringSet live_ ABSL_GUARDED_BY(live_mu_);
   size_t reserved_live_ ABSL_GUARDED_BY(live_mu_) = 0;
 };
 
