@@ -1,4 +1,6 @@
 // semrec-server: flags -> ServerOptions, logging, signals. Everything else is ServerApp.
+#include <sched.h>
+
 #include <algorithm>
 #include <csignal>
 #include <cstdio>
@@ -88,6 +90,9 @@ ABSL_FLAG(int, index_write_nice, 10,
           "UpsertItems writes items into the HNSW index on a thread this much nicer (lower CPU "
           "priority) than the server, so searches get the CPU first (0..19; 0: the calling "
           "thread)");
+ABSL_FLAG(int, index_insert_threads, 0,
+           "Threads that insert a write's new items into the HNSW index together (each at the "
+           "--index_write_nice priority); 0: one per CPU core the process may run on");
 ABSL_FLAG(absl::Duration, user_half_life, absl::Hours(24 * 30),
           "Half-life of a user's interest by event time");
 ABSL_FLAG(absl::Duration, popularity_half_life, absl::Hours(24 * 7),
@@ -218,6 +223,17 @@ int main(int argc, char** argv) {
   options.index.ef_construction = absl::GetFlag(FLAGS_hnsw_ef_construction);
   options.index.ef_search = absl::GetFlag(FLAGS_hnsw_ef_search);
   options.engine.index_write_nice = absl::GetFlag(FLAGS_index_write_nice);
+  if (const int threads = absl::GetFlag(FLAGS_index_insert_threads); threads > 0) {
+    options.index.insert_threads = threads;
+  } else if (threads == 0) {
+    cpu_set_t cpus;
+    options.index.insert_threads =
+        sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? std::max(1, CPU_COUNT(&cpus)) : 1;
+  } else {
+    std::fprintf(stderr, "semrec-server: --index_insert_threads must be 0 or more (got %d)\n",
+                 threads);
+    return 2;
+  }
   options.engine.user.half_life_seconds = absl::ToDoubleSeconds(absl::GetFlag(FLAGS_user_half_life));
   options.engine.popularity_half_life_seconds =
       absl::ToDoubleSeconds(absl::GetFlag(FLAGS_popularity_half_life));

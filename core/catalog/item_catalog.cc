@@ -41,6 +41,17 @@ std::shared_ptr<const Item> ItemCatalog::Get(std::string_view id) const {
   return it == items_.end() ? nullptr : *it;
 }
 
+std::vector<std::shared_ptr<const Item>> ItemCatalog::GetMany(
+    absl::Span<const std::string_view> ids) const {
+  std::vector<std::shared_ptr<const Item>> out(ids.size());
+  absl::ReaderMutexLock lock(&mu_);
+  for (std::string_view id : ids) items_.prefetch(id);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (auto it = items_.find(ids[i]); it != items_.end()) out[i] = *it;
+  }
+  return out;
+}
+
 std::shared_ptr<const Item> ItemCatalog::Put(Item item) {
   auto entry = std::make_shared<const Item>(std::move(item));
   absl::MutexLock lock(&mu_);

@@ -27,6 +27,22 @@ TEST(ItemCatalogTest, PutReplacesAndReturnsPrevious) {
   EXPECT_EQ(catalog.size(), 0u);
 }
 
+TEST(ItemCatalogTest, GetManyAnswersInOrderWithNullForAbsent) {
+  ItemCatalog catalog;
+  for (int i = 0; i < 100; ++i) {
+    catalog.Put(Item{"item-" + std::to_string(i), "Text " + std::to_string(i), {}, {}});
+  }
+  std::vector<std::string_view> ids = {"item-7", "missing", "item-99", "item-7", "item-0"};
+  std::vector<std::shared_ptr<const Item>> got = catalog.GetMany(ids);
+  ASSERT_EQ(got.size(), ids.size());
+  EXPECT_EQ(got[0]->text, "Text 7");
+  EXPECT_EQ(got[1], nullptr);
+  EXPECT_EQ(got[2]->text, "Text 99");
+  EXPECT_EQ(got[3], got[0]);  // the same immutable entry, shared
+  EXPECT_EQ(got[4], catalog.Get("item-0"));
+  EXPECT_TRUE(catalog.GetMany({}).empty());
+}
+
 TEST(ItemCatalogTest, DisplayNamePrefersTitleThenFirstSentence) {
   EXPECT_EQ((Item{"a", "Dune Drift. A long tale.", {}, {{"title", "Dune Drift"}}}).DisplayName(),
             "Dune Drift");

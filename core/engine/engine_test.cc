@@ -448,5 +448,54 @@ TEST_F(EngineTest, PrecomputedEmbeddingsSkipTheEncoderAndAreValidated) {
   EXPECT_EQ(zero.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// New items of one write go into the index together on several insert threads; a changed vector
+// of an existing item in the same write is applied on its own. Every item must end up findable
+// with its latest vector, in the catalog, and counted once.
+TEST(EngineUpsertTest, NewItemsInsertTogetherOnSeveralThreadsBesideUpdates) {
+  HnswIndex::Options io;
+  io.dimension = kDim;
+  io.insert_threads = 2;
+  auto index = HnswIndex::Create(io);
+  ASSERT_TRUE(index.ok());
+  EngineOptions options;
+  auto created = Engine::Create(options, std::make_unique<FakeEncoder>(kDim), std::move(index).value(),
+                                std::make_unique<InMemoryUserStore>(options.user));
+  ASSERT_TRUE(created.ok()) << created.status();
+  Engine& engine = **created;
+  auto unit = [](int axis) {
+    std::vector<float> v(kDim, 0.01f);
+    v[axis % kDim] = 1.0f;
+    return v;
+  };
+  constexpr int kItems = 240;
+  for (int first = 0; first < kItems; first += 60) {
+    std::vector<Item> items;
+    std::vector<std::vector<float>> vectors;
+    for (int i = first; i < first + 60; ++i) {
+      items.push_back({"n" + std::to_string(i), "text " + std::to_string(i), {}, {}});
+      vectors.push_back(unit(i));
+    }
+    if (first > 0) {  // an existing item moves to a new axis in the same write
+      items.push_back({"n0", "text 0 moved", {}, {}});
+      vectors.push_back(unit(first + 1));
+    }
+    auto up = engine.UpsertItems(items, vectors);
+    ASSERT_TRUE(up.ok()) << up.status();
+    EXPECT_EQ(up->created, 60);
+    EXPECT_EQ(up->updated, first > 0 ? 1 : 0);
+  }
+  EXPECT_EQ(engine.Stats().items, static_cast<size_t>(kItems));
+  for (int i = 1; i < kItems; ++i) {
+    const std::string id = "n" + std::to_string(i);
+    ASSERT_TRUE(engine.GetItem(id).ok()) << id;
+  }
+  // n0 last moved to the axis of n181: they are each other's nearest item now.
+  auto similar = engine.SimilarItems({.item_id = "n0", .k = 1});
+  ASSERT_TRUE(similar.ok()) << similar.status();
+  ASSERT_EQ(similar->size(), 1u);
+  EXPECT_EQ((*similar)[0].item_id, "n181");
+  EXPECT_EQ(engine.GetItem("n0")->item->text, "text 0 moved");
+}
+
 }  // namespace
 }  // namespace semrec

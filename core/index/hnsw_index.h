@@ -48,7 +48,8 @@ class HnswIndex final : public ItemIndex {
     size_t random_seed = 100;
     // Start-up only; a snapshot loads only into an index with the quantization it was saved with.
     Quantization quantization = Quantization::kNone;
-    // Threads UpsertBatch inserts with (hnswlib inserts in parallel); start-up only.
+    // Threads UpsertBatch inserts with (hnswlib inserts in parallel; a thread per 8 new items at
+    // most); start-up only. Helper threads inherit the calling thread's nice value.
     int insert_threads = 1;
   };
 
