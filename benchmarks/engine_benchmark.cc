@@ -12,9 +12,9 @@
 // metrics exported as the server does) over N items with precomputed 384-d unit embeddings drawn
 // around N/100 topic centres (cosine ~0.5 within a topic), M=16, ef_construction=200,
 // ef_search=64 (the server's default; SEMREC_BENCH_EF). SEMREC_BENCH_USERS users (default 1000)
-// each liked 5 items of one topic, so each has one interest direction. The index is bulk-built
-// with 2 threads before the engine sees it (Engine::UpsertItems inserts one item at a time). The
-// end prints each Recommend's throughput as a multiple of its baseline's.
+// each liked 5 items of one topic, so each has one interest direction. The catalog goes in through
+// Engine::UpsertItems, whose index inserts run on 2 threads. The end prints each Recommend's
+// throughput as a multiple of its baseline's.
 #include <benchmark/benchmark.h>
 #include <spdlog/spdlog.h>
 
@@ -55,44 +55,6 @@ constexpr int kRecallUsers = 200;
 
 std::string ItemId(int i) { return absl::StrCat("item-", i); }
 
-// Engine::UpsertItems inserts one item at a time under the catalog lock. To build the graph with
-// two threads, the benchmark fills the HnswIndex with UpsertBatch first and hands the engine this
-// view of it, whose Upsert of an id already present is a no-op (each id is given once), so
-// UpsertItems then only fills the catalog. Everything else forwards to the same HnswIndex.
-class PrebuiltIndex final : public ItemIndex {
- public:
-  explicit PrebuiltIndex(std::unique_ptr<HnswIndex> index) : index_(std::move(index)) {}
-  int dimension() const override { return index_->dimension(); }
-  size_t size() const override { return index_->size(); }
-  absl::Status Upsert(std::string_view id, absl::Span<const float> vector) override {
-    return index_->Contains(id) ? absl::OkStatus() : index_->Upsert(id, vector);
-  }
-  absl::Status Remove(std::string_view id) override { return index_->Remove(id); }
-  bool Contains(std::string_view id) const override { return index_->Contains(id); }
-  absl::StatusOr<std::vector<float>> GetVector(std::string_view id) const override {
-    return index_->GetVector(id);
-  }
-  std::vector<std::vector<float>> GetVectors(absl::Span<const std::string> ids) const override {
-    return index_->GetVectors(ids);
-  }
-  absl::StatusOr<std::vector<IndexHit>> Search(absl::Span<const float> query, int k,
-                                               const Accept& accept) const override {
-    return index_->Search(query, k, accept);
-  }
-  absl::StatusOr<std::vector<IndexHit>> SearchAmong(
-      absl::Span<const float> query, int k,
-      absl::Span<const std::string> candidates) const override {
-    return index_->SearchAmong(query, k, candidates);
-  }
-  absl::StatusOr<std::vector<std::string>> SaveTo(const std::string& dir) const override {
-    return index_->SaveTo(dir);
-  }
-  absl::Status LoadFrom(const std::string& dir) override { return index_->LoadFrom(dir); }
-
- private:
-  const std::unique_ptr<HnswIndex> index_;
-};
-
 struct User {
   std::string id;
   std::shared_ptr<const UserProfile> profile;
@@ -104,7 +66,7 @@ struct Setup {
   int n = EnvInt("SEMREC_BENCH_N", 100000);
   int ef = EnvInt("SEMREC_BENCH_EF", 64);
   std::vector<float> vectors;
-  const HnswIndex* index = nullptr;  // owned by the engine (through PrebuiltIndex)
+  const HnswIndex* index = nullptr;  // owned by the engine
   metrics::Registry registry;
   std::unique_ptr<Engine> engine;
   std::vector<User> users;
@@ -122,21 +84,11 @@ struct Setup {
     io.ef_construction = 200;
     io.ef_search = ef;
     io.initial_capacity = n;
-    io.insert_threads = 2;
+    io.insert_threads = 2;  // UpsertItems inserts each write's new items with both threads
     auto hnsw = std::move(HnswIndex::Create(io)).value();
-    std::vector<std::string> ids(n);
-    std::vector<ItemVector> batch(n);
-    for (int i = 0; i < n; ++i) {
-      ids[i] = ItemId(i);
-      batch[i] = {ids[i], absl::MakeConstSpan(&vectors[size_t(i) * kDim], kDim)};
-    }
-    Check(hnsw->UpsertBatch(batch), "UpsertBatch");
     index = hnsw.get();
-    const double build_s = Seconds(start);
-
     EngineOptions options;
-    engine = std::move(Engine::Create(options, std::make_unique<FakeEncoder>(kDim),
-                                      std::make_unique<PrebuiltIndex>(std::move(hnsw)),
+    engine = std::move(Engine::Create(options, std::make_unique<FakeEncoder>(kDim), std::move(hnsw),
                                       std::make_unique<InMemoryUserStore>(options.user)))
                  .value();
     engine->ExportStageMetrics(registry);
@@ -144,11 +96,12 @@ struct Setup {
       std::vector<Item> items;
       std::vector<std::vector<float>> embeddings;
       for (int i = first; i < std::min(n, first + 1000); ++i) {
-        items.push_back(Item{ids[i], absl::StrCat("synthetic item ", i), {}, {}});
+        items.push_back(Item{ItemId(i), absl::StrCat("synthetic item ", i), {}, {}});
         embeddings.emplace_back(&vectors[size_t(i) * kDim], &vectors[size_t(i + 1) * kDim]);
       }
       Check(engine->UpsertItems(std::move(items), std::move(embeddings)).status(), "UpsertItems");
     }
+    const double build_s = Seconds(start);
 
     // Users: a tenth as many topics as users, so that each topic's users share items and the
     // collaborative model has neighbours to offer HYBRID.
