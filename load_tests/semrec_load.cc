@@ -286,13 +286,21 @@ class Caller {
       mu_.Await(absl::Condition(&can_start));
       ++outstanding_;
     }
-    auto call = std::make_shared<Call>();
+    // The call counts as outstanding until its ClientContext is destroyed: gRPC destroys the
+    // callback (and with it the last reference here) only after it has run and gRPC has released
+    // its own reference to the call, so a count taken in the callback let the run end, and the
+    // process tear gRPC down, while a callback thread still worked on the call (an abort,
+    // "ref_counted.h: assertion failed: prior > 0", seen once at 2,830 req/s).
+    std::shared_ptr<Call> call(new Call, [this](Call* ended) {
+      delete ended;
+      absl::MutexLock lock(&mu_);
+      --outstanding_;
+    });
     Prepare(*call, deadline);
     auto done = [this, call, intended, measured](grpc::Status status) {
       Finish(*call, status);
       absl::MutexLock lock(&mu_);
       if (measured) RecordLocked(call->kind, status, Clock::now() - intended);
-      --outstanding_;
     };
     if (call->kind == kFeedback) {
       stub_->async()->Feedback(&call->context, &call->feedback, &call->feedback_response, done);
