@@ -91,8 +91,8 @@ ABSL_FLAG(int, index_write_nice, 10,
           "priority) than the server, so searches get the CPU first (0..19; 0: the calling "
           "thread)");
 ABSL_FLAG(int, index_insert_threads, 0,
-           "Threads that insert a write's new items into the HNSW index together (each at the "
-           "--index_write_nice priority); 0: one per CPU core the process may run on");
+          "Threads that insert a write's new items into the HNSW index together (each at the "
+          "--index_write_nice priority); 0: one per CPU core the process may run on");
 ABSL_FLAG(absl::Duration, user_half_life, absl::Hours(24 * 30),
           "Half-life of a user's interest by event time");
 ABSL_FLAG(absl::Duration, popularity_half_life, absl::Hours(24 * 7),

@@ -72,7 +72,9 @@ struct EngineOptions {
   size_t max_attributes_per_item = 64;
   // UpsertItems writes new and changed items into the index on a thread this much nicer than the
   // process (NicedWorker): an HNSW insert takes ~2 ms of CPU at 1M items, and on a busy machine
-  // the searches it runs beside should get the CPU first. 0: in the calling thread. Start-up only.
+  // the searches it runs beside should get the CPU first. A write's new items are inserted
+  // together with the index's own insert threads, started from that thread, so just as nice.
+  // 0: in the calling thread. Start-up only.
   int index_write_nice = 10;
 
   absl::Status Validate() const;
