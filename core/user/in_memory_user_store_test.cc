@@ -137,6 +137,11 @@ InMemoryUserStore StoreWithHot(size_t hot_profiles, UserModelOptions model = {})
 
 std::string UserId(int u) { return "user-" + std::to_string(u); }
 
+// Users enough that each of the store's 64 shards holds some, whatever the process's hash seed,
+// so a hot tier of 64 (one a shard) fills exactly: with 400 users a shard was left empty in about
+// one process in nine (64 x (63/64)^400 = 0.12), and one hot slot with it; with 2,000, 1e-12.
+constexpr int kUsersForEveryShard = 2000;
+
 ResolvedEvent Click(TopicVectors& topics, int topic, int64_t t, std::string item) {
   ResolvedEvent r;
   r.event.item_id = std::move(item);
@@ -285,7 +290,7 @@ std::vector<std::string> Dump(const UserStore& store) {
 // the same tier with the same bytes, and the hot tier in the same order.
 TEST(InMemoryUserStoreTiersTest, RestoringWhatForEachProfileGaveKeepsTheStoreExactly) {
   InMemoryUserStore store = StoreWithHot(64);
-  constexpr int kUsers = 400;
+  constexpr int kUsers = kUsersForEveryShard;
   WriteRounds({&store}, kUsers, /*rounds=*/4, /*seed=*/3);
   InMemoryUserStore restored = StoreWithHot(64);
   size_t visited = 0, compact = 0;
@@ -330,7 +335,7 @@ TEST(InMemoryUserStoreTiersTest, RestoredCompactProfilesStayCompact) {
 // encoded, and a compact profile decoded and encoded again keeps its codes.
 TEST(InMemoryUserStoreTiersTest, RestoredFp32ProfilesFillTheHotTierThenGoCompact) {
   InMemoryUserStore store = StoreWithHot(64);
-  constexpr int kUsers = 400;
+  constexpr int kUsers = kUsersForEveryShard;
   WriteRounds({&store}, kUsers, /*rounds=*/4, /*seed=*/3);
   InMemoryUserStore restored = StoreWithHot(64);
   ASSERT_TRUE(store
