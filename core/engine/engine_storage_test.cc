@@ -21,6 +21,7 @@
 #include "core/storage/snapshot_dir.h"
 #include "core/storage/testing/temp_dir.h"
 #include "core/user/in_memory_user_store.h"
+#include "core/user/testing/dump_profiles.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -173,32 +174,6 @@ class EngineStorageTest : public ::testing::Test {
   const UserStore* users_ = nullptr;  // the last Open()'s
 };
 
-// Every profile of a store as ForEachProfile gives it: the hot ones in the store's order with
-// every field (the seen ids sorted), then the compact ones as their bytes, sorted.
-std::vector<std::string> DumpUsers(const UserStore& users) {
-  std::vector<std::string> out, compact;
-  EXPECT_TRUE(users
-                  .ForEachProfile([&](const std::string& id, StoredProfile stored) {
-                    if (stored.is_compact()) {
-                      compact.push_back(id + " compact " + std::string(stored.compact().bytes()));
-                      return;
-                    }
-                    auto loaded = stored.Load();
-                    ASSERT_TRUE(loaded.ok());
-                    const UserProfile& p = **loaded;
-                    UserProfile canonical = p;  // PutProfile writes the seen ids in set order
-                    canonical.seen.clear();
-                    BufferWriter w;
-                    PutProfile(canonical, w);
-                    std::vector<std::string> seen(p.seen.begin(), p.seen.end());
-                    std::sort(seen.begin(), seen.end());
-                    out.push_back(absl::StrCat(id, " fp32 ", w.data(), absl::StrJoin(seen, ",")));
-                  })
-                  .ok());
-  std::sort(compact.begin(), compact.end());
-  out.insert(out.end(), compact.begin(), compact.end());
-  return out;
-}
 
 // Rewrites the data directory's snapshot in place through `users` (each users record; "" drops
 // it) and `meta` (the meta record), linking every other file: for old formats and corruption.
@@ -463,14 +438,14 @@ TEST_F(EngineStorageTest, ASnapshotKeepsHotAndCompactUsersExactly) {
     }
     EXPECT_EQ(records, stats.users);
     EXPECT_EQ(compact, stats.compact_users);
-    before = DumpUsers(*users_);
+    before = DumpProfiles(*users_);
     observed = Observe(*engine);
   }
   RecoveryReport report;
   auto engine = Open(&report);
   EXPECT_TRUE(report.from_snapshot);
   EXPECT_EQ(report.records_replayed, 0u);
-  EXPECT_EQ(DumpUsers(*users_), before);
+  EXPECT_EQ(DumpProfiles(*users_), before);
   EXPECT_EQ(Observe(*engine), observed);
 }
 

@@ -10,6 +10,7 @@
 #include <tuple>
 
 #include "core/user/profile_codec.h"
+#include "core/user/testing/dump_profiles.h"
 #include "core/user/testing/topic_vectors.h"
 #include "gtest/gtest.h"
 
@@ -263,28 +264,6 @@ TEST(InMemoryUserStoreTiersTest, DeletesHotAndCompactUsers) {
   EXPECT_EQ(store.compact_size(), 0u);
 }
 
-// What ForEachProfile shows of a store: per user, the tier and the profile's bytes (a compact
-// one's own, an fp32 one through the snapshot codec); the hot profiles in the store's order, the
-// compact ones (a hash map's order) sorted.
-std::vector<std::string> Dump(const UserStore& store) {
-  std::vector<std::string> out, compact;
-  EXPECT_TRUE(store
-                  .ForEachProfile([&](const std::string& id, StoredProfile stored) {
-                    if (stored.is_compact()) {
-                      compact.push_back(id + " compact " + std::string(stored.compact().bytes()));
-                      return;
-                    }
-                    auto profile = stored.Load();
-                    ASSERT_TRUE(profile.ok());
-                    BufferWriter w;
-                    PutProfile(**profile, w);
-                    out.push_back(id + " fp32 " + w.data());
-                  })
-                  .ok());
-  std::sort(compact.begin(), compact.end());
-  out.insert(out.end(), compact.begin(), compact.end());
-  return out;
-}
 
 // A snapshot's round trip: profiles restored in the form ForEachProfile gave them come back in
 // the same tier with the same bytes, and the hot tier in the same order.
@@ -305,7 +284,7 @@ TEST(InMemoryUserStoreTiersTest, RestoringWhatForEachProfileGaveKeepsTheStoreExa
   EXPECT_EQ(compact, static_cast<size_t>(kUsers - 64));
   EXPECT_EQ(restored.size(), static_cast<size_t>(kUsers));
   EXPECT_EQ(restored.compact_size(), static_cast<size_t>(kUsers - 64));
-  EXPECT_EQ(Dump(restored), Dump(store));
+  EXPECT_EQ(DumpProfiles(restored), DumpProfiles(store));
   // Restoring a user again replaces it.
   ASSERT_TRUE(restored.RestoreProfile(UserId(0), StoredProfile(*store.Get(UserId(0)))).ok());
   EXPECT_EQ(restored.size(), static_cast<size_t>(kUsers));
@@ -324,7 +303,7 @@ TEST(InMemoryUserStoreTiersTest, RestoredCompactProfilesStayCompact) {
                   })
                   .ok());
   EXPECT_EQ(restored.compact_size(), static_cast<size_t>(kUsers));
-  EXPECT_EQ(Dump(restored), Dump(store));
+  EXPECT_EQ(DumpProfiles(restored), DumpProfiles(store));
   EXPECT_EQ(restored.RestoreProfile("", StoredProfile()).code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(restored.RestoreProfile("x", StoredProfile()).code(),
